@@ -1,6 +1,6 @@
 # Warnings for our own targets only (generated protobuf code is exempt).
 add_library(baton_warnings INTERFACE)
-target_compile_options(baton_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter)
+target_compile_options(baton_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 if(BATON_WERROR)
   target_compile_options(baton_warnings INTERFACE -Werror)
 endif()
