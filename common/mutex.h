@@ -7,21 +7,41 @@
 #include <condition_variable>
 #include <mutex>
 
+// Abseil (pulled in by gRPC) defines some of the same macros with the same
+// meaning; whichever header comes first wins.
 #if defined(__clang__)
 #define BATON_THREAD_ANNOTATION(x) __attribute__((x))
 #else
 #define BATON_THREAD_ANNOTATION(x)
 #endif
 
+#ifndef CAPABILITY
 #define CAPABILITY(x) BATON_THREAD_ANNOTATION(capability(x))
+#endif
+#ifndef SCOPED_CAPABILITY
 #define SCOPED_CAPABILITY BATON_THREAD_ANNOTATION(scoped_lockable)
+#endif
+#ifndef GUARDED_BY
 #define GUARDED_BY(x) BATON_THREAD_ANNOTATION(guarded_by(x))
+#endif
+#ifndef PT_GUARDED_BY
 #define PT_GUARDED_BY(x) BATON_THREAD_ANNOTATION(pt_guarded_by(x))
+#endif
+#ifndef REQUIRES
 #define REQUIRES(...) BATON_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
+#endif
+#ifndef EXCLUDES
 #define EXCLUDES(...) BATON_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
+#endif
+#ifndef ACQUIRE
 #define ACQUIRE(...) BATON_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
+#endif
+#ifndef RELEASE
 #define RELEASE(...) BATON_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+#endif
+#ifndef NO_THREAD_SAFETY_ANALYSIS
 #define NO_THREAD_SAFETY_ANALYSIS BATON_THREAD_ANNOTATION(no_thread_safety_analysis)
+#endif
 
 namespace baton {
 

@@ -1,0 +1,18 @@
+#include "arbiter/arbiter_config.h"
+
+namespace baton::arbiter {
+
+ConfigSchema ArbiterConfigSchema() {
+  ConfigSchema schema = ConfigSchema::WithCommonKeys("127.0.0.1:7790");
+  schema.Address("grpc.listen", "127.0.0.1:7791", "host:port for agent heartbeat streams (gRPC)")
+      .List("zookeeper.connect", "127.0.0.1:2181", "ZooKeeper servers, host:port,host:port")
+      .String("zookeeper.root", "/baton", "Root znode under which all Baton state lives")
+      .Int("zookeeper.session_timeout_ms", 4000, 1000, 60000,
+           "ZooKeeper session timeout; longer than a lease so a ZooKeeper hiccup does not depose the leader first")
+      .Int("lease_ms", 2000, 200, 60000, "How long an active may acknowledge writes after its last lease renewal")
+      .Add({.name = "api.token", .type = ConfigType::kString,
+            .help = "Bearer token required on REST mutations (empty = no auth)", .secret = true});
+  return schema;
+}
+
+}  // namespace baton::arbiter

@@ -1,0 +1,27 @@
+#include "gateway/gateway_config.h"
+
+namespace baton::gateway {
+
+ConfigSchema GatewayConfigSchema() {
+  ConfigSchema schema = ConfigSchema::WithCommonKeys("127.0.0.1:7780");
+  schema.Address("grpc.listen", "127.0.0.1:7700", "host:port of the client gRPC API (baton.v1.Gateway)")
+      .String("data_dir", "", "Directory of the write-ahead log and snapshots")
+      .Require("data_dir")
+      .Int("index.dimension", std::nullopt, 1, 65536, "Dimension of every vector")
+      .Require("index.dimension")
+      .Enum("index.metric", "l2", {"l2", "cosine"}, "Distance metric of Search")
+      .Int("index.ef_search", 1600, 10, 100000,
+           "HNSW search breadth: higher is more exact and slower (1600 gives recall@10 >= 0.95 on random 128-d data)")
+      .Int("index.exact_threshold", 10000, 0, 100000000, "Below this many objects Search scans exactly")
+      .Int("wal.segment_bytes", 64 << 20, 1 << 16, int64_t{1} << 34, "Size at which a new log segment starts")
+      .Int("snapshot.interval_records", 100000, 1, int64_t{1} << 40,
+           "Write a snapshot after this many applied log records (bounds recovery time and log size)")
+      .Int("replication.sync_standbys", 1, 0, 16,
+           "Standbys of the sync set that must persist a write before it is acknowledged")
+      .Enum("mirror.mode", "async", {"async", "sync"},
+            "sync: the client waits for peer clusters; async: peers are delivered from the log")
+      .List("arbiter.addresses", "", "Arbiter gRPC addresses; empty = standalone, always active");
+  return schema;
+}
+
+}  // namespace baton::gateway
