@@ -1,13 +1,26 @@
 // baton-gateway: the durable vector object store behind the client API.
-// This version validates its config and exits; the server arrives with the
-// durable-gateway issue.
-#include "common/config.h"
+#include <spdlog/spdlog.h>
+
+#include "common/daemon.h"
 #include "common/logging.h"
 #include "gateway/gateway_config.h"
+#include "gateway/gateway_server.h"
 
 int main(int argc, char** argv) {
+  baton::BlockTerminationSignals();
   const baton::Config config =
       baton::LoadConfigOrExit(baton::gateway::GatewayConfigSchema(), "baton-gateway", argc, argv);
   baton::InitLoggingFromConfig("gateway", config);
+  auto server = baton::gateway::GatewayServer::Start(config);
+  if (!server.ok()) {
+    spdlog::critical("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  baton::NotifyReady("serving");
+  baton::Watchdog watchdog([&] { return (*server)->wal().poison_status().ok(); });
+  int signal = baton::WaitForTerminationSignal();
+  spdlog::info("signal {} received, stopping", signal);
+  baton::NotifyStopping();
+  (*server)->Stop();
   return 0;
 }

@@ -1,1 +1,4 @@
-int main() { return 0; }
+// batonctl: client and operator CLI.
+#include "tools/batonctl.h"
+
+int main(int argc, char** argv) { return baton::tools::RunBatonctl(argc, argv); }

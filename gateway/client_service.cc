@@ -1,0 +1,267 @@
+#include "gateway/client_service.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace baton::gateway {
+namespace {
+
+constexpr char kActiveKey[] = "baton-active";
+constexpr char kMirrorOriginKey[] = "baton-mirror-origin";
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void FillItem(const WriteOutcome& outcome, v1::ItemResult* item) {
+  item->set_id(outcome.id);
+  item->set_timestamp(outcome.timestamp);
+  item->set_code(static_cast<int32_t>(outcome.code));
+  item->set_message(outcome.message);
+}
+
+}  // namespace
+
+grpc::Status ToGrpc(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+ClientService::ClientService(ClientServiceOptions options, WritePath& writes, const ObjectStore& store,
+                             const VectorIndex& index, ServingGate& gate, Metrics& metrics)
+    : options_(std::move(options)),
+      writes_(writes),
+      store_(store),
+      index_(index),
+      gate_(gate),
+      writes_total_(prometheus::BuildCounter()
+                        .Name("baton_gateway_writes_total")
+                        .Help("Client write calls by operation and status code")
+                        .Register(metrics.registry())),
+      reads_total_(prometheus::BuildCounter()
+                       .Name("baton_gateway_reads_total")
+                       .Help("Client read calls (search, get, exists) by operation and status code")
+                       .Register(metrics.registry())),
+      write_seconds_(prometheus::BuildHistogram()
+                         .Name("baton_gateway_write_duration_seconds")
+                         .Help("Client write latency, from arrival to durable and applied")
+                         .Register(metrics.registry())),
+      read_seconds_(prometheus::BuildHistogram()
+                        .Name("baton_gateway_read_duration_seconds")
+                        .Help("Client read latency (search, get, exists)")
+                        .Register(metrics.registry())) {}
+
+std::pair<std::string, bool> ClientService::Origin(grpc::ServerContext* context) const {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kMirrorOriginKey);
+  if (it == metadata.end()) return {options_.cluster_id, false};
+  return {std::string(it->second.data(), it->second.size()), true};
+}
+
+void ClientService::CountWrite(std::string_view op, StatusCode code) {
+  writes_total_.Add({{"op", std::string(op)}, {"code", std::string(StatusCodeName(code))}}).Increment();
+}
+
+grpc::Status ClientService::Finish(grpc::ServerContext* context, std::string_view op, const Status& status,
+                                   bool write) {
+  if (status.code() == StatusCode::kUnavailable) {
+    std::string active = gate_.active_address();
+    if (!active.empty()) context->AddTrailingMetadata(kActiveKey, active);
+  }
+  if (status.code() == StatusCode::kInternal) spdlog::error("{} failed: {}", op, status.ToString());
+  if (write) {
+    CountWrite(op, status.code());
+  } else {
+    reads_total_.Add({{"op", std::string(op)}, {"code", std::string(StatusCodeName(status.code()))}}).Increment();
+  }
+  return ToGrpc(status);
+}
+
+Result<std::vector<WriteOutcome>> ClientService::DoWrite(grpc::ServerContext* context, std::string_view op,
+                                                         const Status& validation,
+                                                         std::vector<WriteRequest> requests) {
+  BATON_RETURN_IF_ERROR(validation);
+  BATON_RETURN_IF_ERROR(gate_.CheckWrite());
+  const auto start = std::chrono::steady_clock::now();
+  auto outcomes = writes_.Write(std::move(requests));
+  write_seconds_.Add({{"op", std::string(op)}}, LatencyBuckets()).Observe(SecondsSince(start));
+  return outcomes;
+}
+
+grpc::Status ClientService::SingleWrite(grpc::ServerContext* context, std::string_view op, const Status& validation,
+                                        WriteRequest request, v1::WriteResult* response) {
+  try {
+    std::vector<WriteRequest> requests;
+    requests.push_back(std::move(request));
+    auto outcomes = DoWrite(context, op, validation, std::move(requests));
+    if (!outcomes.ok()) return Finish(context, op, outcomes.status(), true);
+    const WriteOutcome& outcome = outcomes->front();
+    response->set_id(outcome.id);
+    response->set_timestamp(outcome.timestamp);
+    return Finish(context, op, Status(outcome.code, outcome.message), true);
+  } catch (const std::exception& e) {
+    return Finish(context, op, Status::Internal(std::string("unexpected exception: ") + e.what()), true);
+  }
+}
+
+grpc::Status ClientService::MultiWrite(grpc::ServerContext* context, std::string_view op, const Status& validation,
+                                       std::vector<WriteRequest> requests, v1::MultiWriteResult* response) {
+  try {
+    auto outcomes = DoWrite(context, op, validation, std::move(requests));
+    if (!outcomes.ok()) return Finish(context, op, outcomes.status(), true);
+    for (const WriteOutcome& outcome : *outcomes) FillItem(outcome, response->add_results());
+    return Finish(context, op, Status::Ok(), true);
+  } catch (const std::exception& e) {
+    return Finish(context, op, Status::Internal(std::string("unexpected exception: ") + e.what()), true);
+  }
+}
+
+grpc::Status ClientService::Insert(grpc::ServerContext* c, const v1::InsertRequest* r, v1::WriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  return SingleWrite(c, "insert", ValidateInsert(*r, options_.validation),
+                     WriteRequest::Put(v1::WRITE_OP_INSERT, r->object(), origin, mirrored), out);
+}
+
+grpc::Status ClientService::Update(grpc::ServerContext* c, const v1::UpdateRequest* r, v1::WriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  return SingleWrite(c, "update", ValidateUpdate(*r, options_.validation),
+                     WriteRequest::Put(v1::WRITE_OP_UPDATE, r->object(), origin, mirrored), out);
+}
+
+grpc::Status ClientService::Upsert(grpc::ServerContext* c, const v1::UpsertRequest* r, v1::WriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  return SingleWrite(c, "upsert", ValidateUpsert(*r, options_.validation),
+                     WriteRequest::Put(v1::WRITE_OP_UPSERT, r->object(), origin, mirrored), out);
+}
+
+grpc::Status ClientService::Remove(grpc::ServerContext* c, const v1::RemoveRequest* r, v1::WriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  return SingleWrite(c, "remove", ValidateRemove(*r), WriteRequest::Remove(r->id(), r->timestamp(), origin, mirrored),
+                     out);
+}
+
+grpc::Status ClientService::RemoveByTimestamp(grpc::ServerContext* c, const v1::RemoveByTimestampRequest* r,
+                                              v1::MultiWriteResult* out) {
+  constexpr std::string_view op = "remove_by_timestamp";
+  try {
+    auto [origin, mirrored] = Origin(c);
+    std::vector<WriteRequest> requests;
+    requests.push_back(WriteRequest::RemoveByTimestamp(r->before(), origin, mirrored));
+    auto outcomes = DoWrite(c, op, ValidateRemoveByTimestamp(*r), std::move(requests));
+    if (!outcomes.ok()) return Finish(c, op, outcomes.status(), true);
+    const WriteOutcome& outcome = outcomes->front();
+    // One item per removed object; "nothing matched" is the call's NOT_FOUND.
+    for (const v1::Mutation& m : outcome.mutations) {
+      v1::ItemResult* item = out->add_results();
+      item->set_id(m.remove().id());
+      item->set_timestamp(m.remove().timestamp());
+      item->set_code(0);
+    }
+    return Finish(c, op, Status(outcome.code, outcome.message), true);
+  } catch (const std::exception& e) {
+    return Finish(c, op, Status::Internal(std::string("unexpected exception: ") + e.what()), true);
+  }
+}
+
+grpc::Status ClientService::MultiInsert(grpc::ServerContext* c, const v1::MultiInsertRequest* r,
+                                        v1::MultiWriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  std::vector<WriteRequest> requests;
+  for (const auto& item : r->requests()) {
+    requests.push_back(WriteRequest::Put(v1::WRITE_OP_INSERT, item.object(), origin, mirrored));
+  }
+  return MultiWrite(c, "multi_insert", ValidateMultiInsert(*r, options_.validation), std::move(requests), out);
+}
+
+grpc::Status ClientService::MultiUpdate(grpc::ServerContext* c, const v1::MultiUpdateRequest* r,
+                                        v1::MultiWriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  std::vector<WriteRequest> requests;
+  for (const auto& item : r->requests()) {
+    requests.push_back(WriteRequest::Put(v1::WRITE_OP_UPDATE, item.object(), origin, mirrored));
+  }
+  return MultiWrite(c, "multi_update", ValidateMultiUpdate(*r, options_.validation), std::move(requests), out);
+}
+
+grpc::Status ClientService::MultiUpsert(grpc::ServerContext* c, const v1::MultiUpsertRequest* r,
+                                        v1::MultiWriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  std::vector<WriteRequest> requests;
+  for (const auto& item : r->requests()) {
+    requests.push_back(WriteRequest::Put(v1::WRITE_OP_UPSERT, item.object(), origin, mirrored));
+  }
+  return MultiWrite(c, "multi_upsert", ValidateMultiUpsert(*r, options_.validation), std::move(requests), out);
+}
+
+grpc::Status ClientService::MultiRemove(grpc::ServerContext* c, const v1::MultiRemoveRequest* r,
+                                        v1::MultiWriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  std::vector<WriteRequest> requests;
+  for (const auto& item : r->requests()) {
+    requests.push_back(WriteRequest::Remove(item.id(), item.timestamp(), origin, mirrored));
+  }
+  return MultiWrite(c, "multi_remove", ValidateMultiRemove(*r), std::move(requests), out);
+}
+
+grpc::Status ClientService::Read(grpc::ServerContext* context, std::string_view op, const Status& validation,
+                                 const std::function<Status()>& body) {
+  const auto start = std::chrono::steady_clock::now();
+  Status status = validation;
+  try {
+    if (status.ok()) status = gate_.CheckRead();
+    if (status.ok()) status = body();
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("unexpected exception: ") + e.what());
+  }
+  read_seconds_.Add({{"op", std::string(op)}}, LatencyBuckets()).Observe(SecondsSince(start));
+  return Finish(context, op, status, false);
+}
+
+namespace {
+void FillNeighbors(const std::vector<Neighbor>& neighbors, v1::SearchResponse* out) {
+  for (const Neighbor& n : neighbors) {
+    v1::Neighbor* result = out->add_results();
+    result->set_id(n.id);
+    result->set_distance(n.distance);
+  }
+}
+}  // namespace
+
+grpc::Status ClientService::Search(grpc::ServerContext* c, const v1::SearchRequest* r, v1::SearchResponse* out) {
+  return Read(c, "search", ValidateSearch(*r, options_.validation), [&]() -> Status {
+    BATON_ASSIGN_OR_RETURN(auto neighbors, index_.Search(std::span(r->vector().data(), r->vector_size()), r->k()));
+    FillNeighbors(neighbors, out);
+    return Status::Ok();
+  });
+}
+
+grpc::Status ClientService::SearchByID(grpc::ServerContext* c, const v1::SearchByIDRequest* r,
+                                       v1::SearchResponse* out) {
+  return Read(c, "search_by_id", ValidateSearchByID(*r, options_.validation), [&]() -> Status {
+    BATON_ASSIGN_OR_RETURN(auto neighbors, index_.SearchByID(r->id(), r->k()));
+    FillNeighbors(neighbors, out);
+    return Status::Ok();
+  });
+}
+
+grpc::Status ClientService::GetObject(grpc::ServerContext* c, const v1::GetObjectRequest* r, v1::Object* out) {
+  return Read(c, "get_object", ValidateGetObject(*r), [&]() -> Status {
+    std::optional<Object> object = store_.Get(r->id());
+    if (!object) return Status::NotFound("object " + r->id() + " does not exist");
+    out->set_id(object->id);
+    out->mutable_vector()->Add(object->vector.begin(), object->vector.end());
+    out->set_timestamp(object->timestamp);
+    out->set_metadata(object->metadata);
+    return Status::Ok();
+  });
+}
+
+grpc::Status ClientService::Exists(grpc::ServerContext* c, const v1::ExistsRequest* r, v1::ExistsResponse* out) {
+  return Read(c, "exists", ValidateExists(*r), [&]() -> Status {
+    out->set_exists(store_.Exists(r->id()));
+    return Status::Ok();
+  });
+}
+
+}  // namespace baton::gateway

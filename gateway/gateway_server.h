@@ -1,0 +1,85 @@
+// One gateway process: recovers the store from the newest snapshot plus the
+// log, serves the client API over gRPC and /healthz, /readyz, /metrics over
+// HTTP, and writes snapshots in the background so recovery time and log size
+// stay bounded.
+//
+// Start() and Stop() from one thread (main); accessors from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/file_system.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
+#include "common/mutex.h"
+#include "common/status.h"
+#include "gateway/client_service.h"
+#include "gateway/log/wal.h"
+#include "gateway/snapshot.h"
+#include "gateway/store/store.h"
+#include "gateway/store/vector_index.h"
+#include "gateway/write_path.h"
+
+namespace baton::gateway {
+
+class GatewayServer {
+ public:
+  // `config` follows GatewayConfigSchema(). `fs` and `clock` must outlive
+  // the server (tests pass a FaultFileSystem or a ManualClock).
+  static Result<std::unique_ptr<GatewayServer>> Start(const Config& config, FileSystem& fs = PosixFileSystem(),
+                                                      Clock& clock = RealClock());
+  ~GatewayServer();
+  void Stop();
+
+  uint16_t grpc_port() const { return grpc_port_; }
+  uint16_t http_port() const;
+  const ObjectStore& store() const { return *store_; }
+  Wal& wal() { return *wal_; }
+  // Writes a snapshot now (also what the background snapshotter calls).
+  Status TakeSnapshot();
+
+ private:
+  GatewayServer(const Config& config, FileSystem& fs, Clock& clock);
+  Status Recover();
+  Status ReplayLog(uint64_t from_seq);
+  Status StartServing();
+  void SnapshotLoop();
+  void RegisterMetrics();
+
+  const Config config_;
+  FileSystem& fs_;
+  Clock& clock_;
+  Metrics metrics_;
+  std::unique_ptr<SnapshotFiles> snapshots_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<Wal> wal_;
+  std::unique_ptr<VectorIndex> index_;
+  std::unique_ptr<WritePath> writes_;
+  AlwaysActive gate_;
+  std::unique_ptr<ClientService> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<HttpServer> http_;
+  uint16_t grpc_port_ = 0;
+
+  Mutex snapshot_mu_;  // one snapshot at a time
+  // Written by TakeSnapshot() (any thread), read by the snapshotter.
+  std::atomic<uint64_t> records_at_last_snapshot_{0};
+  Mutex stop_mu_;
+  CondVar stop_cv_{&stop_mu_};
+  bool stopping_ GUARDED_BY(stop_mu_) = false;
+  std::thread snapshotter_;
+
+  prometheus::Histogram* fsync_seconds_ = nullptr;
+  prometheus::Histogram* batch_records_ = nullptr;
+  prometheus::Gauge* objects_ = nullptr;
+  prometheus::Gauge* index_pending_ = nullptr;
+  prometheus::Counter* snapshots_total_ = nullptr;
+};
+
+}  // namespace baton::gateway

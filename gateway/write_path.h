@@ -1,0 +1,66 @@
+// The gateway's write path: validated requests in, durable and applied
+// outcomes out. Ties group commit (gateway/log) to the status rules
+// (gateway/store/write_planner.h): the group-commit leader plans every
+// request of its batch against the store, logs one record per call, fsyncs
+// once for the whole batch, then applies the records to the store and queues
+// them for the index.
+//
+// Thread-safe: Write() from any number of threads (gRPC handlers); each call
+// blocks until its batch is durable. `wal`, `store` and `index` must outlive
+// the WritePath.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/status.h"
+#include "gateway/log/group_commit.h"
+#include "gateway/log/wal.h"
+#include "gateway/store/store.h"
+#include "gateway/store/vector_index.h"
+#include "gateway/store/write_planner.h"
+
+namespace baton::gateway {
+
+class WritePath {
+ public:
+  WritePath(Wal& wal, ObjectStore& store, VectorIndex& index);
+  WritePath(const WritePath&) = delete;
+  WritePath& operator=(const WritePath&) = delete;
+
+  // Plans, logs and applies `requests` as one log record (a Multi* call is
+  // one record). Returns one outcome per request, in order; a non-OK Status
+  // means the record could not be made durable (RESOURCE_EXHAUSTED: disk
+  // full; FAILED_PRECONDITION: the log is poisoned) and nothing was applied.
+  Result<std::vector<WriteOutcome>> Write(std::vector<WriteRequest> requests);
+
+  // Position of the last record applied to the store (any thread).
+  LogPosition applied_position() const;
+  // Records applied since start (any thread); drives snapshot scheduling.
+  uint64_t applied_records() const { return applied_records_.load(std::memory_order_relaxed); }
+
+  // Called on the leader thread after each applied batch (metrics).
+  void set_on_batch(std::function<void(size_t items)> fn) { on_batch_ = std::move(fn); }
+
+ private:
+  struct Call;  // one Write() in flight: requests and outcomes
+
+  void Prepare(std::span<CommitItem* const> batch);
+  void Apply(std::span<CommitItem* const> batch);
+
+  Wal& wal_;
+  ObjectStore& store_;
+  VectorIndex& index_;
+  std::function<void(size_t)> on_batch_;
+  // The current batch's planner; leader thread only (leadership guards it).
+  std::optional<WriteBatchPlanner> planner_;
+  std::atomic<uint64_t> applied_epoch_{0};
+  std::atomic<uint64_t> applied_seq_{0};
+  std::atomic<uint64_t> applied_records_{0};
+  std::unique_ptr<GroupCommitLog> log_;
+};
+
+}  // namespace baton::gateway
