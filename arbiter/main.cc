@@ -16,11 +16,5 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 1;
   }
-  baton::NotifyReady("serving");
-  baton::Watchdog watchdog([] { return true; });
-  int signal = baton::WaitForTerminationSignal();
-  spdlog::info("signal {} received, stopping", signal);
-  baton::NotifyStopping();
-  arbiter.Stop();
-  return 0;
+  return baton::ServeUntilTerminated([] { return true; }, [&] { arbiter.Stop(); });
 }

@@ -82,6 +82,16 @@ Watchdog::Watchdog(std::function<bool()> healthy) : state_(std::make_unique<Stat
   });
 }
 
+int ServeUntilTerminated(const std::function<bool()>& healthy, const std::function<void()>& stop) {
+  NotifyReady("serving");
+  Watchdog watchdog(healthy);
+  int signal = WaitForTerminationSignal();
+  spdlog::info("signal {} received, stopping", signal);
+  NotifyStopping();
+  stop();
+  return 0;
+}
+
 Watchdog::~Watchdog() {
   {
     MutexLock lock(&state_->mu);

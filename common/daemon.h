@@ -38,4 +38,9 @@ class Watchdog {
   std::unique_ptr<State> state_;
 };
 
+// The tail of every daemon's main(): tells systemd READY, feeds the watchdog
+// while `healthy()` holds, waits for SIGINT/SIGTERM, tells systemd STOPPING,
+// runs `stop()`. Returns the process exit status (0).
+int ServeUntilTerminated(const std::function<bool()>& healthy, const std::function<void()>& stop);
+
 }  // namespace baton

@@ -16,11 +16,6 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", server.status().ToString());
     return 1;
   }
-  baton::NotifyReady("serving");
-  baton::Watchdog watchdog([&] { return (*server)->wal().poison_status().ok(); });
-  int signal = baton::WaitForTerminationSignal();
-  spdlog::info("signal {} received, stopping", signal);
-  baton::NotifyStopping();
-  (*server)->Stop();
-  return 0;
+  return baton::ServeUntilTerminated([&] { return (*server)->wal().poison_status().ok(); },
+                                     [&] { (*server)->Stop(); });
 }

@@ -15,11 +15,5 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 1;
   }
-  baton::NotifyReady("serving");
-  baton::Watchdog watchdog([] { return true; });
-  int signal = baton::WaitForTerminationSignal();
-  spdlog::info("signal {} received, stopping", signal);
-  baton::NotifyStopping();
-  agent.Stop();
-  return 0;
+  return baton::ServeUntilTerminated([] { return true; }, [&] { agent.Stop(); });
 }
