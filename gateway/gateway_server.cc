@@ -188,6 +188,9 @@ void GatewayServer::SnapshotLoop() {
   while (!stopping_) {
     stop_cv_.WaitFor(std::chrono::seconds(1));
     if (stopping_) break;
+    // The indexer drains without writes; refresh the gauges it moves.
+    objects_->Set(static_cast<double>(store_->size()));
+    index_pending_->Set(static_cast<double>(index_->stats().pending));
     if (writes_->applied_records() - records_at_last_snapshot_ < interval) continue;
     stop_mu_.Unlock();
     Status s = TakeSnapshot();
