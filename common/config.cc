@@ -180,11 +180,11 @@ Result<Config> Config::Load(const ConfigSchema& schema, const ConfigInputs& inpu
   for (const ConfigKey& key : schema.keys()) {
     Entry entry;
     entry.key = key;
-    if (!key.default_value.empty() || key.type == ConfigType::kString || key.type == ConfigType::kAddress ||
-        key.type == ConfigType::kStringList) {
+    // An empty default means unset, except for a list, which is then empty.
+    if (!key.default_value.empty() || key.type == ConfigType::kStringList) {
       auto parsed = ParseConfigValue(key, key.default_value);
       if (!parsed.ok()) return parsed.status().WithContext("schema default");
-      if (!key.default_value.empty() || key.type == ConfigType::kStringList) entry.value = *parsed;
+      entry.value = *parsed;
     }
     config.entries_.emplace(key.name, entry);
   }
@@ -305,7 +305,6 @@ Result<ConfigInputs> ParseCommandLine(const ConfigSchema& schema, int argc, cons
   bool help = false;
   app.add_flag("-h,--help", help);
   app.add_option("--config", inputs.file_path, "YAML config file");
-  std::vector<std::pair<std::string, std::string>> seen;
   std::map<std::string, std::string> values;
   for (const ConfigKey& key : schema.keys()) {
     app.add_option("--" + key.name, values[key.name], key.help);

@@ -93,18 +93,25 @@ WriteOutcome WriteBatchPlanner::Plan(const WriteRequest& request) {
   }
 }
 
+Result<Version> WriteBatchPlanner::RequestVersion(const WriteRequest& request, const std::optional<Entry>& cur) {
+  Version version{request.timestamp, request.origin_cluster};
+  if (request.timestamp == 0) {
+    BATON_ASSIGN_OR_RETURN(version.timestamp, AssignTimestamp(cur ? cur->version.timestamp : 0));
+  }
+  return version;
+}
+
 WriteOutcome WriteBatchPlanner::PlanPut(const WriteRequest& request) {
   const std::string& id = request.id;
   const std::optional<Entry> cur = Current(id);
   const bool live = cur && cur->live;
 
-  Version version{request.timestamp, request.origin_cluster};
   const bool assigned = request.timestamp == 0;
-  if (assigned) {
-    Result<int64_t> ts = AssignTimestamp(cur ? cur->version.timestamp : 0);
-    if (!ts.ok()) return Decided(id, ts.status().code(), 0, Quoted(id) + ": " + ts.status().message());
-    version.timestamp = *ts;
+  Result<Version> requested = RequestVersion(request, cur);
+  if (!requested.ok()) {
+    return Decided(id, requested.status().code(), 0, Quoted(id) + ": " + requested.status().message());
   }
+  const Version version = *requested;
 
   const bool as_update = request.op == v1::WRITE_OP_UPDATE || (request.op == v1::WRITE_OP_UPSERT && live);
   if (live) {
@@ -144,13 +151,12 @@ WriteOutcome WriteBatchPlanner::PlanRemove(const WriteRequest& request) {
   const std::optional<Entry> cur = Current(id);
   const bool live = cur && cur->live;
 
-  Version version{request.timestamp, request.origin_cluster};
   const bool assigned = request.timestamp == 0;
-  if (assigned) {
-    Result<int64_t> ts = AssignTimestamp(cur ? cur->version.timestamp : 0);
-    if (!ts.ok()) return Decided(id, ts.status().code(), 0, Quoted(id) + ": " + ts.status().message());
-    version.timestamp = *ts;
+  Result<Version> requested = RequestVersion(request, cur);
+  if (!requested.ok()) {
+    return Decided(id, requested.status().code(), 0, Quoted(id) + ": " + requested.status().message());
   }
+  const Version version = *requested;
 
   if (cur && version <= cur->version) {
     // Live and not older than us: idempotent retry. A tombstone at least as

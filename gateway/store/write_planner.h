@@ -101,6 +101,8 @@ class WriteBatchPlanner {
   // A fresh timestamp newer than `floor`; FAILED_PRECONDITION if int64 is
   // exhausted (a stored timestamp of INT64_MAX cannot be beaten).
   Result<int64_t> AssignTimestamp(int64_t floor);
+  // The request's version: its own timestamp, or one assigned above `cur`.
+  Result<Version> RequestVersion(const WriteRequest& request, const std::optional<Entry>& cur);
   WriteOutcome PlanPut(const WriteRequest& request);
   WriteOutcome PlanRemove(const WriteRequest& request);
   WriteOutcome PlanRemoveByTimestamp(const WriteRequest& request);
