@@ -10,6 +10,9 @@ namespace {
 constexpr char kActiveKey[] = "baton-active";
 constexpr char kMirrorOriginKey[] = "baton-mirror-origin";
 
+// Built once: Family::Add copies them only when a label set is new.
+const std::vector<double> kLatencyBuckets = LatencyBuckets();
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -85,7 +88,7 @@ Result<std::vector<WriteOutcome>> ClientService::DoWrite(grpc::ServerContext* co
   BATON_RETURN_IF_ERROR(gate_.CheckWrite());
   const auto start = std::chrono::steady_clock::now();
   auto outcomes = writes_.Write(std::move(requests));
-  write_seconds_.Add({{"op", std::string(op)}}, LatencyBuckets()).Observe(SecondsSince(start));
+  write_seconds_.Add({{"op", std::string(op)}}, kLatencyBuckets).Observe(SecondsSince(start));
   return outcomes;
 }
 
@@ -214,7 +217,7 @@ grpc::Status ClientService::Read(grpc::ServerContext* context, std::string_view 
   } catch (const std::exception& e) {
     status = Status::Internal(std::string("unexpected exception: ") + e.what());
   }
-  read_seconds_.Add({{"op", std::string(op)}}, LatencyBuckets()).Observe(SecondsSince(start));
+  read_seconds_.Add({{"op", std::string(op)}}, kLatencyBuckets).Observe(SecondsSince(start));
   return Finish(context, op, status, false);
 }
 
