@@ -55,7 +55,7 @@ ClientService::ClientService(ClientServiceOptions options, WritePath& writes, co
                         .Help("Client read latency (search, get, exists)")
                         .Register(metrics.registry())) {}
 
-std::pair<std::string, bool> ClientService::Origin(grpc::ServerContext* context) const {
+std::pair<std::string, bool> ClientService::Origin(grpc::ServerContextBase* context) const {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find(kMirrorOriginKey);
   if (it == metadata.end()) return {options_.cluster_id, false};
@@ -66,7 +66,7 @@ void ClientService::CountWrite(std::string_view op, StatusCode code) {
   writes_total_.Add({{"op", std::string(op)}, {"code", std::string(StatusCodeName(code))}}).Increment();
 }
 
-grpc::Status ClientService::Finish(grpc::ServerContext* context, std::string_view op, const Status& status,
+grpc::Status ClientService::Finish(grpc::ServerContextBase* context, std::string_view op, const Status& status,
                                    bool write) {
   if (status.code() == StatusCode::kUnavailable) {
     std::string active = gate_.active_address();
@@ -81,94 +81,96 @@ grpc::Status ClientService::Finish(grpc::ServerContext* context, std::string_vie
   return ToGrpc(status);
 }
 
-Result<std::vector<WriteOutcome>> ClientService::DoWrite(grpc::ServerContext* context, std::string_view op,
-                                                         const Status& validation,
-                                                         std::vector<WriteRequest> requests) {
-  BATON_RETURN_IF_ERROR(validation);
-  BATON_RETURN_IF_ERROR(gate_.CheckWrite());
+ClientService::Reactor* ClientService::StartWrite(Context* context, std::string_view op, const Status& validation,
+                                                  std::vector<WriteRequest> requests, FillResponse fill) {
+  Reactor* reactor = context->DefaultReactor();
+  Status admitted = validation;
+  if (admitted.ok()) admitted = gate_.CheckWrite();
+  if (!admitted.ok()) {
+    reactor->Finish(Finish(context, op, admitted, true));
+    return reactor;
+  }
   const auto start = std::chrono::steady_clock::now();
-  auto outcomes = writes_.Write(std::move(requests));
-  write_seconds_.Add({{"op", std::string(op)}}, kLatencyBuckets).Observe(SecondsSince(start));
-  return outcomes;
+  writes_.WriteAsync(std::move(requests), [this, context, reactor, op, start, fill = std::move(fill)](
+                                              Result<std::vector<WriteOutcome>> outcomes) {
+    write_seconds_.Add({{"op", std::string(op)}}, kLatencyBuckets).Observe(SecondsSince(start));
+    Status status = outcomes.status();
+    try {
+      if (status.ok()) status = fill(*outcomes);
+    } catch (const std::exception& e) {
+      status = Status::Internal(std::string("unexpected exception: ") + e.what());
+    }
+    reactor->Finish(Finish(context, op, status, true));
+  });
+  return reactor;
 }
 
-grpc::Status ClientService::SingleWrite(grpc::ServerContext* context, std::string_view op, const Status& validation,
-                                        WriteRequest request, v1::WriteResult* response) {
-  try {
-    std::vector<WriteRequest> requests;
-    requests.push_back(std::move(request));
-    auto outcomes = DoWrite(context, op, validation, std::move(requests));
-    if (!outcomes.ok()) return Finish(context, op, outcomes.status(), true);
-    const WriteOutcome& outcome = outcomes->front();
+ClientService::Reactor* ClientService::SingleWrite(Context* context, std::string_view op, const Status& validation,
+                                                   WriteRequest request, v1::WriteResult* response) {
+  std::vector<WriteRequest> requests;
+  requests.push_back(std::move(request));
+  return StartWrite(context, op, validation, std::move(requests), [response](std::vector<WriteOutcome>& outcomes) {
+    const WriteOutcome& outcome = outcomes.front();
     response->set_id(outcome.id);
     response->set_timestamp(outcome.timestamp);
-    return Finish(context, op, Status(outcome.code, outcome.message), true);
-  } catch (const std::exception& e) {
-    return Finish(context, op, Status::Internal(std::string("unexpected exception: ") + e.what()), true);
-  }
+    return Status(outcome.code, outcome.message);
+  });
 }
 
-grpc::Status ClientService::MultiWrite(grpc::ServerContext* context, std::string_view op, const Status& validation,
-                                       std::vector<WriteRequest> requests, v1::MultiWriteResult* response) {
-  try {
-    auto outcomes = DoWrite(context, op, validation, std::move(requests));
-    if (!outcomes.ok()) return Finish(context, op, outcomes.status(), true);
-    for (const WriteOutcome& outcome : *outcomes) FillItem(outcome, response->add_results());
-    return Finish(context, op, Status::Ok(), true);
-  } catch (const std::exception& e) {
-    return Finish(context, op, Status::Internal(std::string("unexpected exception: ") + e.what()), true);
-  }
+ClientService::Reactor* ClientService::MultiWrite(Context* context, std::string_view op, const Status& validation,
+                                                  std::vector<WriteRequest> requests,
+                                                  v1::MultiWriteResult* response) {
+  return StartWrite(context, op, validation, std::move(requests), [response](std::vector<WriteOutcome>& outcomes) {
+    for (const WriteOutcome& outcome : outcomes) FillItem(outcome, response->add_results());
+    return Status::Ok();
+  });
 }
 
-grpc::Status ClientService::Insert(grpc::ServerContext* c, const v1::InsertRequest* r, v1::WriteResult* out) {
+ClientService::Reactor* ClientService::Insert(Context* c, const v1::InsertRequest* r, v1::WriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   return SingleWrite(c, "insert", ValidateInsert(*r, options_.validation),
                      WriteRequest::Put(v1::WRITE_OP_INSERT, r->object(), origin, mirrored), out);
 }
 
-grpc::Status ClientService::Update(grpc::ServerContext* c, const v1::UpdateRequest* r, v1::WriteResult* out) {
+ClientService::Reactor* ClientService::Update(Context* c, const v1::UpdateRequest* r, v1::WriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   return SingleWrite(c, "update", ValidateUpdate(*r, options_.validation),
                      WriteRequest::Put(v1::WRITE_OP_UPDATE, r->object(), origin, mirrored), out);
 }
 
-grpc::Status ClientService::Upsert(grpc::ServerContext* c, const v1::UpsertRequest* r, v1::WriteResult* out) {
+ClientService::Reactor* ClientService::Upsert(Context* c, const v1::UpsertRequest* r, v1::WriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   return SingleWrite(c, "upsert", ValidateUpsert(*r, options_.validation),
                      WriteRequest::Put(v1::WRITE_OP_UPSERT, r->object(), origin, mirrored), out);
 }
 
-grpc::Status ClientService::Remove(grpc::ServerContext* c, const v1::RemoveRequest* r, v1::WriteResult* out) {
+ClientService::Reactor* ClientService::Remove(Context* c, const v1::RemoveRequest* r, v1::WriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   return SingleWrite(c, "remove", ValidateRemove(*r), WriteRequest::Remove(r->id(), r->timestamp(), origin, mirrored),
                      out);
 }
 
-grpc::Status ClientService::RemoveByTimestamp(grpc::ServerContext* c, const v1::RemoveByTimestampRequest* r,
-                                              v1::MultiWriteResult* out) {
-  constexpr std::string_view op = "remove_by_timestamp";
-  try {
-    auto [origin, mirrored] = Origin(c);
-    std::vector<WriteRequest> requests;
-    requests.push_back(WriteRequest::RemoveByTimestamp(r->before(), origin, mirrored));
-    auto outcomes = DoWrite(c, op, ValidateRemoveByTimestamp(*r), std::move(requests));
-    if (!outcomes.ok()) return Finish(c, op, outcomes.status(), true);
-    const WriteOutcome& outcome = outcomes->front();
-    // One item per removed object; "nothing matched" is the call's NOT_FOUND.
-    for (const v1::Mutation& m : outcome.mutations) {
-      v1::ItemResult* item = out->add_results();
-      item->set_id(m.remove().id());
-      item->set_timestamp(m.remove().timestamp());
-      item->set_code(0);
-    }
-    return Finish(c, op, Status(outcome.code, outcome.message), true);
-  } catch (const std::exception& e) {
-    return Finish(c, op, Status::Internal(std::string("unexpected exception: ") + e.what()), true);
-  }
+ClientService::Reactor* ClientService::RemoveByTimestamp(Context* c, const v1::RemoveByTimestampRequest* r,
+                                                         v1::MultiWriteResult* out) {
+  auto [origin, mirrored] = Origin(c);
+  std::vector<WriteRequest> requests;
+  requests.push_back(WriteRequest::RemoveByTimestamp(r->before(), origin, mirrored));
+  return StartWrite(c, "remove_by_timestamp", ValidateRemoveByTimestamp(*r), std::move(requests),
+                    [out](std::vector<WriteOutcome>& outcomes) {
+                      const WriteOutcome& outcome = outcomes.front();
+                      // One item per removed object; "nothing matched" is the call's NOT_FOUND.
+                      for (const v1::Mutation& m : outcome.mutations) {
+                        v1::ItemResult* item = out->add_results();
+                        item->set_id(m.remove().id());
+                        item->set_timestamp(m.remove().timestamp());
+                        item->set_code(0);
+                      }
+                      return Status(outcome.code, outcome.message);
+                    });
 }
 
-grpc::Status ClientService::MultiInsert(grpc::ServerContext* c, const v1::MultiInsertRequest* r,
-                                        v1::MultiWriteResult* out) {
+ClientService::Reactor* ClientService::MultiInsert(Context* c, const v1::MultiInsertRequest* r,
+                                                   v1::MultiWriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   std::vector<WriteRequest> requests;
   for (const auto& item : r->requests()) {
@@ -177,8 +179,8 @@ grpc::Status ClientService::MultiInsert(grpc::ServerContext* c, const v1::MultiI
   return MultiWrite(c, "multi_insert", ValidateMultiInsert(*r, options_.validation), std::move(requests), out);
 }
 
-grpc::Status ClientService::MultiUpdate(grpc::ServerContext* c, const v1::MultiUpdateRequest* r,
-                                        v1::MultiWriteResult* out) {
+ClientService::Reactor* ClientService::MultiUpdate(Context* c, const v1::MultiUpdateRequest* r,
+                                                   v1::MultiWriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   std::vector<WriteRequest> requests;
   for (const auto& item : r->requests()) {
@@ -187,8 +189,8 @@ grpc::Status ClientService::MultiUpdate(grpc::ServerContext* c, const v1::MultiU
   return MultiWrite(c, "multi_update", ValidateMultiUpdate(*r, options_.validation), std::move(requests), out);
 }
 
-grpc::Status ClientService::MultiUpsert(grpc::ServerContext* c, const v1::MultiUpsertRequest* r,
-                                        v1::MultiWriteResult* out) {
+ClientService::Reactor* ClientService::MultiUpsert(Context* c, const v1::MultiUpsertRequest* r,
+                                                   v1::MultiWriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   std::vector<WriteRequest> requests;
   for (const auto& item : r->requests()) {
@@ -197,8 +199,8 @@ grpc::Status ClientService::MultiUpsert(grpc::ServerContext* c, const v1::MultiU
   return MultiWrite(c, "multi_upsert", ValidateMultiUpsert(*r, options_.validation), std::move(requests), out);
 }
 
-grpc::Status ClientService::MultiRemove(grpc::ServerContext* c, const v1::MultiRemoveRequest* r,
-                                        v1::MultiWriteResult* out) {
+ClientService::Reactor* ClientService::MultiRemove(Context* c, const v1::MultiRemoveRequest* r,
+                                                   v1::MultiWriteResult* out) {
   auto [origin, mirrored] = Origin(c);
   std::vector<WriteRequest> requests;
   for (const auto& item : r->requests()) {

@@ -1,7 +1,9 @@
-// baton.v1.Gateway: the client API (PRODUCT.md §2, §9) on gRPC's synchronous
-// server. Write handlers block until their batch is durable (group commit
-// batches concurrent callers); reads go straight to the store and index and
-// never wait for a write's fsync.
+// baton.v1.Gateway: the client API (PRODUCT.md §2, §9). Writes use gRPC's
+// callback API: a handler hands its requests to the write path and returns;
+// the committer thread finishes the call once the batch is durable, so no
+// thread is parked per write in flight. Reads use the synchronous API (a
+// search is CPU work that must not stall gRPC's event threads), go straight
+// to the store and index, and never wait for a write's fsync.
 //
 // Thread-safe: gRPC calls the handlers on its own threads, concurrently.
 // Everything passed to the constructor must outlive the service.
@@ -51,40 +53,52 @@ struct ClientServiceOptions {
   std::string cluster_id;  // origin of local writes (last-writer-wins tie-break)
 };
 
-class ClientService final : public v1::Gateway::Service {
+// Write methods on the callback API, reads on the synchronous one.
+using GatewayServiceBase = v1::Gateway::WithCallbackMethod_Insert<v1::Gateway::WithCallbackMethod_Update<
+    v1::Gateway::WithCallbackMethod_Upsert<v1::Gateway::WithCallbackMethod_Remove<
+        v1::Gateway::WithCallbackMethod_RemoveByTimestamp<v1::Gateway::WithCallbackMethod_MultiInsert<
+            v1::Gateway::WithCallbackMethod_MultiUpdate<v1::Gateway::WithCallbackMethod_MultiUpsert<
+                v1::Gateway::WithCallbackMethod_MultiRemove<v1::Gateway::Service>>>>>>>>>;
+
+class ClientService final : public GatewayServiceBase {
  public:
   ClientService(ClientServiceOptions options, WritePath& writes, const ObjectStore& store, const VectorIndex& index,
                 ServingGate& gate, Metrics& metrics);
 
-  grpc::Status Insert(grpc::ServerContext*, const v1::InsertRequest*, v1::WriteResult*) override;
-  grpc::Status Update(grpc::ServerContext*, const v1::UpdateRequest*, v1::WriteResult*) override;
-  grpc::Status Upsert(grpc::ServerContext*, const v1::UpsertRequest*, v1::WriteResult*) override;
-  grpc::Status Remove(grpc::ServerContext*, const v1::RemoveRequest*, v1::WriteResult*) override;
-  grpc::Status RemoveByTimestamp(grpc::ServerContext*, const v1::RemoveByTimestampRequest*,
-                                 v1::MultiWriteResult*) override;
-  grpc::Status MultiInsert(grpc::ServerContext*, const v1::MultiInsertRequest*, v1::MultiWriteResult*) override;
-  grpc::Status MultiUpdate(grpc::ServerContext*, const v1::MultiUpdateRequest*, v1::MultiWriteResult*) override;
-  grpc::Status MultiUpsert(grpc::ServerContext*, const v1::MultiUpsertRequest*, v1::MultiWriteResult*) override;
-  grpc::Status MultiRemove(grpc::ServerContext*, const v1::MultiRemoveRequest*, v1::MultiWriteResult*) override;
+  using Reactor = grpc::ServerUnaryReactor;
+  using Context = grpc::CallbackServerContext;
+  Reactor* Insert(Context*, const v1::InsertRequest*, v1::WriteResult*) override;
+  Reactor* Update(Context*, const v1::UpdateRequest*, v1::WriteResult*) override;
+  Reactor* Upsert(Context*, const v1::UpsertRequest*, v1::WriteResult*) override;
+  Reactor* Remove(Context*, const v1::RemoveRequest*, v1::WriteResult*) override;
+  Reactor* RemoveByTimestamp(Context*, const v1::RemoveByTimestampRequest*, v1::MultiWriteResult*) override;
+  Reactor* MultiInsert(Context*, const v1::MultiInsertRequest*, v1::MultiWriteResult*) override;
+  Reactor* MultiUpdate(Context*, const v1::MultiUpdateRequest*, v1::MultiWriteResult*) override;
+  Reactor* MultiUpsert(Context*, const v1::MultiUpsertRequest*, v1::MultiWriteResult*) override;
+  Reactor* MultiRemove(Context*, const v1::MultiRemoveRequest*, v1::MultiWriteResult*) override;
   grpc::Status Search(grpc::ServerContext*, const v1::SearchRequest*, v1::SearchResponse*) override;
   grpc::Status SearchByID(grpc::ServerContext*, const v1::SearchByIDRequest*, v1::SearchResponse*) override;
   grpc::Status GetObject(grpc::ServerContext*, const v1::GetObjectRequest*, v1::Object*) override;
   grpc::Status Exists(grpc::ServerContext*, const v1::ExistsRequest*, v1::ExistsResponse*) override;
 
  private:
-  // Role check, validation, write, per-item outcomes; counts and times it.
-  Result<std::vector<WriteOutcome>> DoWrite(grpc::ServerContext* context, std::string_view op,
-                                            const Status& validation, std::vector<WriteRequest> requests);
-  grpc::Status SingleWrite(grpc::ServerContext* context, std::string_view op, const Status& validation,
-                           WriteRequest request, v1::WriteResult* response);
-  grpc::Status MultiWrite(grpc::ServerContext* context, std::string_view op, const Status& validation,
-                          std::vector<WriteRequest> requests, v1::MultiWriteResult* response);
+  // Per-item outcomes into the response; returns the call's status.
+  using FillResponse = std::function<Status(std::vector<WriteOutcome>&)>;
+  // Validation, role check, then the write; `fill` and the call's Finish run
+  // on the committer thread once the write is durable. Counts and times it.
+  // `op` must be a string literal (it outlives the call).
+  Reactor* StartWrite(Context* context, std::string_view op, const Status& validation,
+                      std::vector<WriteRequest> requests, FillResponse fill);
+  Reactor* SingleWrite(Context* context, std::string_view op, const Status& validation, WriteRequest request,
+                       v1::WriteResult* response);
+  Reactor* MultiWrite(Context* context, std::string_view op, const Status& validation,
+                      std::vector<WriteRequest> requests, v1::MultiWriteResult* response);
   // Sets `baton-active` on UNAVAILABLE and converts.
-  grpc::Status Finish(grpc::ServerContext* context, std::string_view op, const Status& status, bool write);
+  grpc::Status Finish(grpc::ServerContextBase* context, std::string_view op, const Status& status, bool write);
   grpc::Status Read(grpc::ServerContext* context, std::string_view op, const Status& validation,
                     const std::function<Status()>& body);
   // Origin cluster and the mirrored flag from `baton-mirror-origin`.
-  std::pair<std::string, bool> Origin(grpc::ServerContext* context) const;
+  std::pair<std::string, bool> Origin(grpc::ServerContextBase* context) const;
   void CountWrite(std::string_view op, StatusCode code);
 
   const ClientServiceOptions options_;

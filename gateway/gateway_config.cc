@@ -13,6 +13,9 @@ ConfigSchema GatewayConfigSchema() {
       .Int("index.ef_search", 1600, 10, 100000,
            "HNSW search breadth: higher is more exact and slower (1600 gives recall@10 >= 0.95 on random 128-d data)")
       .Int("index.exact_threshold", 10000, 0, 100000000, "Below this many objects Search scans exactly")
+      .Int("index.indexer_nice", 10, 0, 19,
+           "Nice value of the background indexer thread: above 0 it yields the CPU to client calls under load "
+           "(pending objects are searched exactly meanwhile)")
       .Int("wal.segment_bytes", 64 << 20, 1 << 16, int64_t{1} << 34, "Size at which a new log segment starts")
       .Int("snapshot.interval_records", 100000, 1, int64_t{1} << 40,
            "Write a snapshot after this many applied log records (bounds recovery time and log size)")

@@ -10,6 +10,7 @@ struct WritePath::Call {
   std::vector<WriteRequest> requests;
   std::vector<WriteOutcome> outcomes;
   v1::WriteRecord record;
+  CommitItem item;
 };
 
 WritePath::WritePath(Wal& wal, ObjectStore& store, VectorIndex& index) : wal_(wal), store_(store), index_(index) {
@@ -30,12 +31,26 @@ WritePath::WritePath(Wal& wal, ObjectStore& store, VectorIndex& index) : wal_(wa
 Result<std::vector<WriteOutcome>> WritePath::Write(std::vector<WriteRequest> requests) {
   Call call;
   call.requests = std::move(requests);
-  CommitItem item;
-  item.type = RecordType::kWrite;
-  item.context = &call;
-  Status status = log_->Commit(&item);
+  call.item.type = RecordType::kWrite;
+  call.item.context = &call;
+  Status status = log_->Commit(&call.item);
   if (!status.ok()) return status;
   return std::move(call.outcomes);
+}
+
+void WritePath::WriteAsync(std::vector<WriteRequest> requests, WriteDone done) {
+  auto* call = new Call;
+  call->requests = std::move(requests);
+  call->item.type = RecordType::kWrite;
+  call->item.context = call;
+  log_->Submit(&call->item, [call, done = std::move(done)](CommitItem* item) {
+    std::unique_ptr<Call> owned(call);
+    if (!item->status.ok()) {
+      done(item->status);
+    } else {
+      done(std::move(owned->outcomes));
+    }
+  });
 }
 
 void WritePath::Prepare(std::span<CommitItem* const> batch) {

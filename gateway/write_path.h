@@ -1,13 +1,12 @@
 // The gateway's write path: validated requests in, durable and applied
 // outcomes out. Ties group commit (gateway/log) to the status rules
-// (gateway/store/write_planner.h): the group-commit leader plans every
-// request of its batch against the store, logs one record per call, fsyncs
-// once for the whole batch, then applies the records to the store and queues
-// them for the index.
+// (gateway/store/write_planner.h): the committer thread plans every request
+// of its batch against the store, logs one record per call, fsyncs once for
+// the whole batch, then applies the records to the store and queues them for
+// the index.
 //
-// Thread-safe: Write() from any number of threads (gRPC handlers); each call
-// blocks until its batch is durable. `wal`, `store` and `index` must outlive
-// the WritePath.
+// Thread-safe: Write()/WriteAsync() from any number of threads. `wal`, `store`
+// and `index` must outlive the WritePath.
 #pragma once
 
 #include <atomic>
@@ -37,12 +36,18 @@ class WritePath {
   // full; FAILED_PRECONDITION: the log is poisoned) and nothing was applied.
   Result<std::vector<WriteOutcome>> Write(std::vector<WriteRequest> requests);
 
+  // The same without blocking: `done` runs on the committer thread once the
+  // record is durable and applied (or failed). It must be quick.
+  using WriteDone = std::function<void(Result<std::vector<WriteOutcome>>)>;
+  void WriteAsync(std::vector<WriteRequest> requests, WriteDone done);
+
   // Position of the last record applied to the store (any thread).
   LogPosition applied_position() const;
   // Records applied since start (any thread); drives snapshot scheduling.
   uint64_t applied_records() const { return applied_records_.load(std::memory_order_relaxed); }
 
-  // Called on the leader thread after each applied batch (metrics).
+  // Called on the committer thread after each applied batch (metrics); must
+  // be quick and must not wait for the index graph's lock.
   void set_on_batch(std::function<void(size_t items)> fn) { on_batch_ = std::move(fn); }
 
  private:
@@ -55,7 +60,7 @@ class WritePath {
   ObjectStore& store_;
   VectorIndex& index_;
   std::function<void(size_t)> on_batch_;
-  // The current batch's planner; leader thread only (leadership guards it).
+  // The current batch's planner; committer thread only.
   std::optional<WriteBatchPlanner> planner_;
   std::atomic<uint64_t> applied_epoch_{0};
   std::atomic<uint64_t> applied_seq_{0};

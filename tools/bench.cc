@@ -14,6 +14,8 @@
 #include "common/mutex.h"
 #include "tools/gateway_client.h"
 
+#include <grpcpp/grpcpp.h>
+
 namespace baton::tools {
 namespace {
 
@@ -27,91 +29,134 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 }  // namespace
 
-BenchResult RunBench(const BenchOptions& options) {
-  const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration_s));
-  std::atomic<int64_t> issued{0};
-  std::atomic<int64_t> done{0};
-  std::atomic<bool> stop{false};
-  Mutex mu;
+namespace {
+
+// One client in the load: at most one call in flight, issued again from the
+// completion of the previous one (gRPC's callback API, so that C clients cost
+// no C blocked threads; redis-benchmark drives its clients from one event
+// loop in the same way).
+struct BenchSlot {
+  int index = 0;
+  std::unique_ptr<v1::Gateway::Stub> stub;
+  std::mt19937_64 rng;
+  v1::InsertRequest insert;
+  v1::UpsertRequest upsert;
+  v1::WriteResult result;
+  std::unique_ptr<grpc::ClientContext> context;
+  Clock::time_point started;
+  int64_t sent = 0;
   std::vector<double> latencies_ms;
   std::map<std::string, int64_t> errors;
-  int64_t ok_total = 0;
-  // A random run id keeps ids of repeated runs apart (inserts stay inserts).
-  const uint64_t run_id = std::random_device{}();
+  int64_t ok = 0;
+};
 
-  auto worker = [&](int thread_index) {
-    GatewayClient client(options.address);
-    std::mt19937_64 rng(options.seed * 1000003 + thread_index);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<double> local_latencies;
-    std::map<std::string, int64_t> local_errors;
-    int64_t local_ok = 0;
-    v1::UpsertRequest request;
-    v1::Object* object = request.mutable_object();
-    object->set_metadata(std::string(static_cast<size_t>(options.metadata_bytes), 'm'));
-    while (!stop.load(std::memory_order_relaxed)) {
-      if (options.count > 0) {
-        if (issued.fetch_add(1) >= options.count) break;
-      } else if (Clock::now() >= deadline) {
-        break;
-      }
-      const int64_t n = local_ok + static_cast<int64_t>(local_latencies.size());
-      object->set_id("bench-" + std::to_string(run_id) + "-" + std::to_string(thread_index) + "-" + std::to_string(n));
-      object->clear_vector();
-      for (int i = 0; i < options.dimension; ++i) object->add_vector(dist(rng));
-      const auto t0 = Clock::now();
-      grpc::Status status = client.Call([&](v1::Gateway::Stub& stub, grpc::ClientContext& ctx) {
-        v1::WriteResult result;
-        if (options.op == "upsert") return stub.Upsert(&ctx, request, &result);
-        v1::InsertRequest insert;
-        *insert.mutable_object() = *object;
-        return stub.Insert(&ctx, insert, &result);
-      });
-      local_latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-      if (status.ok()) {
-        ++local_ok;
-      } else {
-        ++local_errors[GrpcCodeName(status.error_code())];
-      }
-      done.fetch_add(1, std::memory_order_relaxed);
+class BenchRun {
+ public:
+  explicit BenchRun(const BenchOptions& options) : options_(options) {
+    deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration_s));
+  }
+
+  BenchResult Run() {
+    const auto start = Clock::now();
+    // One connection per client, as redis-benchmark opens one per client.
+    std::vector<std::unique_ptr<BenchSlot>> slots;
+    for (int i = 0; i < options_.concurrency; ++i) {
+      auto slot = std::make_unique<BenchSlot>();
+      slot->index = i;
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      slot->stub = v1::Gateway::NewStub(
+          grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+      slot->rng.seed(options_.seed * 1000003 + static_cast<uint64_t>(i));
+      v1::Object* object = options_.op == "upsert" ? slot->upsert.mutable_object() : slot->insert.mutable_object();
+      object->set_metadata(std::string(static_cast<size_t>(options_.metadata_bytes), 'm'));
+      slots.push_back(std::move(slot));
     }
-    MutexLock lock(&mu);
-    latencies_ms.insert(latencies_ms.end(), local_latencies.begin(), local_latencies.end());
-    for (const auto& [code, count] : local_errors) errors[code] += count;
-    ok_total += local_ok;
-  };
+    {
+      MutexLock lock(&mu_);
+      running_ = options_.concurrency;
+    }
+    for (auto& slot : slots) Issue(*slot);
 
-  std::vector<std::thread> threads;
-  for (int i = 0; i < options.concurrency; ++i) threads.emplace_back(worker, i);
-  std::thread progress([&] {
     int64_t last = 0;
-    while (!stop.load()) {
-      for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (stop.load()) break;
-      int64_t now_done = done.load();
-      std::fprintf(stderr, "bench: %lld ops (%lld/s)\n", static_cast<long long>(now_done),
-                   static_cast<long long>(now_done - last));
-      last = now_done;
+    MutexLock lock(&mu_);
+    while (running_ > 0) {
+      if (!finished_.WaitFor(std::chrono::seconds(1))) {
+        const int64_t now_done = done_.load();
+        std::fprintf(stderr, "bench: %lld ops (%lld/s)\n", static_cast<long long>(now_done),
+                     static_cast<long long>(now_done - last));
+        last = now_done;
+      }
     }
-  });
-  for (auto& t : threads) t.join();
-  stop = true;
-  progress.join();
 
-  BenchResult result;
-  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  MutexLock lock(&mu);
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  result.ok = ok_total;
-  result.errors = errors;
-  result.ops_per_second = static_cast<double>(latencies_ms.size()) / std::max(result.seconds, 1e-9);
-  result.p50_ms = Percentile(latencies_ms, 0.50);
-  result.p99_ms = Percentile(latencies_ms, 0.99);
-  result.p999_ms = Percentile(latencies_ms, 0.999);
-  result.max_ms = latencies_ms.empty() ? 0 : latencies_ms.back();
-  return result;
-}
+    BenchResult result;
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<double> latencies_ms;
+    for (auto& slot : slots) {
+      latencies_ms.insert(latencies_ms.end(), slot->latencies_ms.begin(), slot->latencies_ms.end());
+      for (const auto& [code, count] : slot->errors) result.errors[code] += count;
+      result.ok += slot->ok;
+    }
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    result.ops_per_second = static_cast<double>(latencies_ms.size()) / std::max(result.seconds, 1e-9);
+    result.p50_ms = Percentile(latencies_ms, 0.50);
+    result.p99_ms = Percentile(latencies_ms, 0.99);
+    result.p999_ms = Percentile(latencies_ms, 0.999);
+    result.max_ms = latencies_ms.empty() ? 0 : latencies_ms.back();
+    return result;
+  }
+
+ private:
+  // Starts the slot's next call, or retires the slot when the load is done.
+  void Issue(BenchSlot& slot) {
+    const bool more = options_.count > 0 ? issued_.fetch_add(1) < options_.count : Clock::now() < deadline_;
+    if (!more) {
+      MutexLock lock(&mu_);
+      if (--running_ == 0) finished_.Signal();
+      return;
+    }
+    const bool upsert = options_.op == "upsert";
+    v1::Object* object = upsert ? slot.upsert.mutable_object() : slot.insert.mutable_object();
+    object->set_id("bench-" + std::to_string(run_id_) + "-" + std::to_string(slot.index) + "-" +
+                   std::to_string(slot.sent++));
+    object->clear_vector();
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (int i = 0; i < options_.dimension; ++i) object->add_vector(dist(slot.rng));
+    slot.result.Clear();
+    slot.context = std::make_unique<grpc::ClientContext>();
+    slot.context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    slot.started = Clock::now();
+    auto on_done = [this, &slot](grpc::Status status) {
+      slot.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - slot.started).count());
+      if (status.ok()) {
+        ++slot.ok;
+      } else {
+        ++slot.errors[GrpcCodeName(status.error_code())];
+      }
+      done_.fetch_add(1, std::memory_order_relaxed);
+      Issue(slot);
+    };
+    if (upsert) {
+      slot.stub->async()->Upsert(slot.context.get(), &slot.upsert, &slot.result, std::move(on_done));
+    } else {
+      slot.stub->async()->Insert(slot.context.get(), &slot.insert, &slot.result, std::move(on_done));
+    }
+  }
+
+  const BenchOptions& options_;
+  Clock::time_point deadline_;
+  // A random run id keeps ids of repeated runs apart (inserts stay inserts).
+  const uint64_t run_id_ = std::random_device{}();
+  std::atomic<int64_t> issued_{0};
+  std::atomic<int64_t> done_{0};
+  Mutex mu_;
+  CondVar finished_{&mu_};
+  int running_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+BenchResult RunBench(const BenchOptions& options) { return BenchRun(options).Run(); }
 
 std::string BenchResult::ToJson(const BenchOptions& options) const {
   nlohmann::json j = {{"system", "baton"},   {"op", options.op},           {"concurrency", options.concurrency},

@@ -1,10 +1,13 @@
-// Group commit: many writer threads, one fdatasync per batch. LevelDB's
-// writer queue (db/db_impl.cc, DBImpl::Write): each caller enqueues its item
-// and blocks; whoever is at the front becomes the leader, takes everything
-// queued as one batch, writes it with a single Wal::AppendBatch, and wakes the
-// others with their results. While a leader waits for the disk, new callers
-// pile up behind it and form the next batch, so the number of fsyncs adapts
-// to the load without any timer.
+// Group commit: many writers, one fdatasync per batch. Writers hand their
+// item to one committer thread and either block (Commit) or get a callback
+// (Submit). The committer takes everything queued as one batch, writes it
+// with a single Wal::AppendBatch, and completes each item. While it waits for
+// the disk, new items pile up and form the next batch, so the number of
+// fsyncs adapts to the load without any timer (LevelDB's writer queue, with
+// the leader made a dedicated thread so that callers need not block: the
+// gRPC callback API and replication acks complete writes asynchronously).
+// A second thread runs the completion callbacks, so that sending replies
+// overlaps the next batch's fsync instead of delaying it.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +16,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/mutex.h"
@@ -51,7 +55,7 @@ struct GroupCommitOptions {
   size_t max_batch_bytes = 8u << 20;
 };
 
-// Hooks run on the leader thread, one batch at a time, never concurrently
+// Hooks run on the committer thread, one batch at a time, never concurrently
 // with each other; they need no lock against each other. They must not call
 // Commit() (it would deadlock) and must not block for long: every writer in
 // the batch waits for them.
@@ -68,33 +72,43 @@ struct GroupCommitHooks {
 };
 
 // Thread-safe. `wal` must outlive this object; no other caller may append to
-// `wal` while this object is in use (positions would interleave).
+// `wal` while this object is in use (positions would interleave). The
+// destructor completes every item still queued with UNAVAILABLE.
 class GroupCommitLog {
  public:
+  // Called on the completion thread once the item's batch is durable and
+  // applied (or failed); item->status holds the outcome. Callbacks run in
+  // batch order. Must be quick: later completions wait for it.
+  using Done = std::function<void(CommitItem* item)>;
+
   GroupCommitLog(Wal& wal, GroupCommitHooks hooks, GroupCommitOptions options = {});
+  ~GroupCommitLog();
   GroupCommitLog(const GroupCommitLog&) = delete;
   GroupCommitLog& operator=(const GroupCommitLog&) = delete;
 
-  // Writes `item` as part of some batch and returns once that batch is
-  // durable and applied (or failed). Returns item->status: OK; the status
-  // prepare() gave it; or the batch's failure (Wal::AppendBatch's errors).
-  // Nothing is promised about a failed item except that apply() never saw it.
+  // Queues `item` for the next batch; `done` runs when it completes. `item`
+  // must stay valid until then.
+  void Submit(CommitItem* item, Done done) EXCLUDES(mu_);
+
+  // Submit() and wait. Returns item->status: OK; the status prepare() gave
+  // it; or the batch's failure (Wal::AppendBatch's errors). Nothing is
+  // promised about a failed item except that apply() never saw it.
   Status Commit(CommitItem* item) EXCLUDES(mu_);
 
-  // Items enqueued and not yet done, the leader's batch included.
+  // Items submitted and not yet done, the batch in flight included.
   size_t queued() const EXCLUDES(mu_);
   // Batches written so far (each one AppendBatch call).
   uint64_t batches() const EXCLUDES(mu_);
 
  private:
-  struct Waiter {
-    Waiter(Mutex* mu, CommitItem* item) : item(item), cv(mu) {}
-    CommitItem* const item;
-    bool done = false;  // guarded by mu_
-    CondVar cv;
+  struct Pending {
+    CommitItem* item;
+    Done done;
   };
 
-  // Leader only, without mu_: prepare, append, apply/abort.
+  void CommitterLoop() EXCLUDES(mu_);
+  void CompleterLoop() EXCLUDES(mu_);
+  // Committer only, without mu_: prepare, append, apply/abort.
   void RunBatch(std::span<CommitItem* const> batch);
 
   Wal& wal_;
@@ -102,13 +116,23 @@ class GroupCommitLog {
   const GroupCommitOptions options_;
 
   mutable Mutex mu_;
-  std::deque<Waiter*> queue_ GUARDED_BY(mu_);  // front() leads or is about to
+  CondVar work_{&mu_};
+  std::deque<Pending> queue_ GUARDED_BY(mu_);
+  size_t in_flight_ GUARDED_BY(mu_) = 0;  // taken by the committer, not yet completed
+  CondVar completions_cv_{&mu_};
+  std::deque<std::vector<Pending>> completions_ GUARDED_BY(mu_);
   uint64_t batches_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool committer_done_ GUARDED_BY(mu_) = false;
 
-  // Scratch for the current leader only (leadership, not mu_, guards them:
-  // one leader at a time).
+  // Committer thread only.
+  std::vector<Pending> batch_;
   std::vector<CommitItem*> batch_items_;
   std::vector<LogRecord> records_;
+
+  // Last: they start after everything above exists.
+  std::thread completer_;
+  std::thread committer_;
 };
 
 }  // namespace baton::gateway

@@ -1,8 +1,12 @@
 #include "gateway/store/vector_index.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <queue>
 #include <unordered_set>
@@ -133,6 +137,10 @@ Status VectorIndex::Rebuild() {
 
 void VectorIndex::IndexerLoop() {
   pthread_setname_np(pthread_self(), "baton-indexer");
+  // On Linux PRIO_PROCESS with a thread id renices that thread alone.
+  if (options_.indexer_nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.indexer_nice) != 0) {
+    spdlog::warn("vector indexer: cannot set nice {}: {}", options_.indexer_nice, std::strerror(errno));
+  }
   for (;;) {
     {
       MutexLock lock(&pending_mu_);
@@ -250,6 +258,11 @@ VectorIndexStats VectorIndex::stats() const {
   s.pending = pending_.size();
   s.failures_total = failures_total_;
   return s;
+}
+
+size_t VectorIndex::pending_count() const {
+  MutexLock lock(&pending_mu_);
+  return pending_.size();
 }
 
 Status VectorIndex::CheckQuery(std::span<const float> query, size_t k) const {

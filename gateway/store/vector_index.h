@@ -66,6 +66,10 @@ struct VectorIndexOptions {
   // Changes the indexer takes from the queue at a time (the pending set is
   // updated once per batch; the graph is locked per change).
   size_t batch_size = 64;
+  // The indexer thread's nice value. Graph inserts cost far more CPU than a
+  // durable write; at the default (10) they take the CPU only when client
+  // calls leave it, and Search covers what is still pending exactly.
+  int indexer_nice = 0;
   size_t initial_capacity = 1024;
   uint64_t random_seed = 100;
   // False: no indexer thread; tests call ProcessPendingForTest().
@@ -123,6 +127,8 @@ class VectorIndex {
   void SetEfSearch(size_t ef);
 
   VectorIndexStats stats() const;
+  // stats().pending without the graph's lock (never waits for an insert).
+  size_t pending_count() const;
   // As created (ef_search: the initial value).
   const VectorIndexOptions& options() const { return options_; }
 
