@@ -19,8 +19,10 @@ ConfigSchema GatewayConfigSchema() {
       .Int("wal.segment_bytes", 64 << 20, 1 << 16, int64_t{1} << 34, "Size at which a new log segment starts")
       .Int("snapshot.interval_records", 100000, 1, int64_t{1} << 40,
            "Write a snapshot after this many applied log records (bounds recovery time and log size)")
-      .Int("replication.sync_standbys", 1, 0, 16,
-           "Standbys of the sync set that must persist a write before it is acknowledged")
+      .Int("replication.sync_timeout_ms", 5000, 10, 600000,
+           "A write not confirmed by the sync standbys within this fails UNAVAILABLE (it is never reported done)")
+      .Int("replication.heartbeat_ms", 50, 5, 10000,
+           "An idle replication stream sends a heartbeat this often; standbys ack each")
       .Enum("mirror.mode", "async", {"async", "sync"},
             "sync: the client waits for peer clusters; async: peers are delivered from the log")
       .List("arbiter.addresses", "", "Arbiter gRPC addresses; empty = standalone, always active");

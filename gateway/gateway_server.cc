@@ -9,6 +9,8 @@
 #include "gateway/log/wal_reader.h"
 #include "gateway/store/metric.h"
 
+#include <unistd.h>
+
 namespace baton::gateway {
 
 GatewayServer::GatewayServer(const Config& config, FileSystem& fs, Clock& clock)
@@ -47,6 +49,21 @@ void GatewayServer::RegisterMetrics() {
                         .Help("Objects written but not yet in the approximate index (served by exact scan)")
                         .Register(registry)
                         .Add({});
+  fenced_ = &prometheus::BuildGauge()
+                .Name("baton_gateway_fenced")
+                .Help("1 while this active's lease has expired and it refuses writes")
+                .Register(registry)
+                .Add({});
+  role_gauge_ = &prometheus::BuildGauge()
+                    .Name("baton_gateway_role")
+                    .Help("Role: 1 active, 2 standby (baton.v1.Role)")
+                    .Register(registry)
+                    .Add({});
+  epoch_gauge_ = &prometheus::BuildGauge()
+                     .Name("baton_gateway_epoch")
+                     .Help("Current epoch")
+                     .Register(registry)
+                     .Add({});
   snapshots_total_ = &prometheus::BuildCounter()
                           .Name("baton_gateway_snapshots_total")
                           .Help("Snapshots written")
@@ -59,15 +76,8 @@ Status GatewayServer::Recover() {
   BATON_RETURN_IF_ERROR(fs_.CreateDirs(data_dir));
   const int dimension = static_cast<int>(config_.GetInt("index.dimension"));
   store_ = std::make_unique<ObjectStore>(clock_, ObjectStoreOptions{.dimension = dimension});
-
   snapshots_ = std::make_unique<SnapshotFiles>(fs_, data_dir + "/snapshots");
   BATON_RETURN_IF_ERROR(snapshots_->Init());
-  BATON_ASSIGN_OR_RETURN(std::optional<Snapshot> snapshot, snapshots_->LoadNewest());
-  uint64_t covered_seq = 0;
-  if (snapshot) {
-    BATON_RETURN_IF_ERROR(store_->LoadFrom(snapshot->payload).WithContext(snapshot->path));
-    covered_seq = snapshot->covers.seq;
-  }
 
   WalOptions wal_options;
   wal_options.dir = data_dir + "/log";
@@ -78,14 +88,16 @@ Status GatewayServer::Recover() {
     batch_records_->Observe(static_cast<double>(sample.records));
   };
   BATON_ASSIGN_OR_RETURN(wal_, Wal::Open(fs_, wal_options, clock_));
-  // Segments are deleted only once a snapshot covers them; if the snapshot
-  // we found is older than the log's start, records in between are gone.
-  if (wal_->first_seq() > covered_seq + 1 && wal_->durable_position().seq >= wal_->first_seq()) {
-    return Status::DataLoss("log in " + wal_options.dir + " starts at seq " + std::to_string(wal_->first_seq()) +
-                            " but the newest usable snapshot covers only up to " + std::to_string(covered_seq) +
-                            "; resync this instance from a peer");
+
+  history_ = std::make_unique<EpochHistory>(fs_, data_dir);
+  BATON_RETURN_IF_ERROR(history_->Load());
+  // Logs from before replication (and new ones) are epoch 1 from the start.
+  if (history_->entries().empty()) BATON_RETURN_IF_ERROR(history_->Begin(1, 1));
+  if (wal_->epoch() > history_->last_epoch()) {
+    return Status::DataLoss("log in " + wal_options.dir + " is at epoch " + std::to_string(wal_->epoch()) +
+                            " but the epoch history in " + data_dir + "/epochs ends at epoch " +
+                            std::to_string(history_->last_epoch()) + "; resync this instance from a peer");
   }
-  BATON_RETURN_IF_ERROR(ReplayLog(std::max(covered_seq + 1, wal_->first_seq())));
 
   VectorIndexOptions index_options;
   index_options.dimension = dimension;
@@ -94,16 +106,38 @@ Status GatewayServer::Recover() {
   index_options.exact_threshold = static_cast<size_t>(config_.GetInt("index.exact_threshold"));
   index_options.indexer_nice = static_cast<int>(config_.GetInt("index.indexer_nice"));
   BATON_ASSIGN_OR_RETURN(index_, VectorIndex::Create(*store_, index_options));
-  BATON_RETURN_IF_ERROR(index_->Rebuild());
+  BATON_RETURN_IF_ERROR(LoadState());
+
   writes_ = std::make_unique<WritePath>(*wal_, *store_, *index_);
   writes_->set_on_batch([this](size_t) {
     objects_->Set(static_cast<double>(store_->size()));
     index_pending_->Set(static_cast<double>(index_->pending_count()));
   });
+  role_ = std::make_unique<RoleState>(clock_, history_->last_epoch());
   objects_->Set(static_cast<double>(store_->size()));
   spdlog::info("recovered: {} objects, {} tombstones, log at {}, digest {:016x}", store_->size(),
                store_->tombstone_count(), wal_->durable_position().ToString(), store_->digest());
   return Status::Ok();
+}
+
+Status GatewayServer::LoadState() {
+  BATON_ASSIGN_OR_RETURN(std::optional<Snapshot> snapshot, snapshots_->LoadNewest());
+  uint64_t covered_seq = 0;
+  if (snapshot) {
+    BATON_RETURN_IF_ERROR(store_->LoadFrom(snapshot->payload, snapshot->covers).WithContext(snapshot->path));
+    covered_seq = snapshot->covers.seq;
+  } else {
+    store_->Clear();
+  }
+  // Segments are deleted only once a snapshot covers them; if the snapshot
+  // we found is older than the log's start, records in between are gone.
+  if (wal_->first_seq() > covered_seq + 1 && wal_->durable_position().seq >= wal_->first_seq()) {
+    return Status::DataLoss("log in " + wal_->dir() + " starts at seq " + std::to_string(wal_->first_seq()) +
+                            " but the newest usable snapshot covers only up to " + std::to_string(covered_seq) +
+                            "; resync this instance from a peer");
+  }
+  BATON_RETURN_IF_ERROR(ReplayLog(std::max(covered_seq + 1, wal_->first_seq())));
+  return index_->Rebuild();
 }
 
 Status GatewayServer::ReplayLog(uint64_t from_seq) {
@@ -122,7 +156,7 @@ Status GatewayServer::ReplayLog(uint64_t from_seq) {
       if (!record.ParseFromString(entry->payload)) {
         return Status::DataLoss("log record " + entry->pos.ToString() + " has a valid crc but does not decode");
       }
-      BATON_RETURN_IF_ERROR(store_->Apply(record).WithContext("replaying " + entry->pos.ToString()));
+      BATON_RETURN_IF_ERROR(store_->Apply(record, entry->pos).WithContext("replaying " + entry->pos.ToString()));
     }
     ++replayed;
     auto now = std::chrono::steady_clock::now();
@@ -141,13 +175,29 @@ Status GatewayServer::StartServing() {
   ClientServiceOptions options;
   options.validation.dimension = static_cast<int>(config_.GetInt("index.dimension"));
   options.cluster_id = config_.GetString("instance.cluster");
-  service_ = std::make_unique<ClientService>(options, *writes_, *store_, *index_, gate_, metrics_);
+  service_ = std::make_unique<ClientService>(options, *writes_, *store_, *index_, *role_, metrics_);
+
+  const std::string instance_id = config_.GetString("instance.id");
+  ReplicationSourceOptions source_options;
+  source_options.instance_id = instance_id;
+  source_options.heartbeat = std::chrono::milliseconds(config_.GetInt("replication.heartbeat_ms"));
+  source_options.sync_timeout = std::chrono::milliseconds(config_.GetInt("replication.sync_timeout_ms"));
+  source_options.ack_window = std::max<Duration>(source_options.heartbeat * 10, std::chrono::milliseconds(200));
+  source_ = std::make_unique<ReplicationSource>(*wal_, *history_, *role_, clock_, metrics_, source_options);
+  role_->set_failsafe_probe([this] { return source_->AllStandbysAcking(); });
+  writes_->set_ack_gate([this](LogPosition position, std::function<void(Status)> ack) {
+    source_->Await(position, std::move(ack));
+  });
+  replication_ = std::make_unique<ReplicationService>(instance_id, *wal_, *history_, *role_, *writes_, *this);
+  control_ = std::make_unique<ControlService>(*this);
 
   const std::string listen = config_.GetString("grpc.listen");
   int selected_port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
   builder.RegisterService(service_.get());
+  builder.RegisterService(control_.get());
+  builder.RegisterService(replication_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
   // The sync server's default (1..2 idle pollers) makes gRPC create and join a
   // thread for nearly every concurrent request; keeping a pool of idle pollers
@@ -161,7 +211,7 @@ Status GatewayServer::StartServing() {
   HttpServerOptions http_options;
   http_options.listen_address = config_.GetString("http.listen");
   http_options.metrics = &metrics_;
-  http_options.ready = [this] { return gate_.CheckWrite().ok() && wal_->poison_status().ok(); };
+  http_options.ready = [this] { return role_->CheckWrite().ok() && wal_->poison_status().ok(); };
   http_options.healthy = [this] { return wal_->poison_status().ok(); };
   auto http = HttpServer::Start(http_options, Router());
   if (!http.ok()) return http.status().WithContext("http.listen");
@@ -174,12 +224,10 @@ uint16_t GatewayServer::http_port() const { return http_ ? http_->port() : 0; }
 
 Status GatewayServer::TakeSnapshot() {
   MutexLock lock(&snapshot_mu_);
-  // The payload may be paired with any position applied before it is taken:
-  // replaying records it already contains changes nothing (Apply is LWW).
-  const LogPosition covers = writes_->applied_position();
   const uint64_t records = writes_->applied_records();
   std::string payload;
-  BATON_RETURN_IF_ERROR(store_->SerializeTo(&payload));
+  LogPosition covers;  // exactly what the payload holds (divergence repair relies on it)
+  BATON_RETURN_IF_ERROR(store_->SerializeTo(&payload, &covers));
   BATON_RETURN_IF_ERROR(snapshots_->Write(covers, payload));
   snapshots_total_->Increment();
   records_at_last_snapshot_ = records;
@@ -196,12 +244,125 @@ void GatewayServer::SnapshotLoop() {
     if (stopping_) break;
     // The indexer drains without writes; refresh the gauge it moves.
     index_pending_->Set(static_cast<double>(index_->pending_count()));
+    fenced_->Set(role_->fenced() ? 1 : 0);
+    role_gauge_->Set(static_cast<double>(role_->role()));
+    epoch_gauge_->Set(static_cast<double>(role_->epoch()));
     if (writes_->applied_records() - records_at_last_snapshot_ < interval) continue;
     stop_mu_.Unlock();
     Status s = TakeSnapshot();
     if (!s.ok()) spdlog::error("snapshot failed (will retry): {}", s.ToString());
     stop_mu_.Lock();
   }
+}
+
+Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment) {
+  MutexLock lock(&role_change_mu_);
+  const v1::Role before = role_->role();
+  const uint64_t before_epoch = role_->epoch();
+  if (assignment.epoch() < before_epoch) {
+    return Status::FailedPrecondition("assignment at epoch " + std::to_string(assignment.epoch()) +
+                                      " is older than this gateway's epoch " + std::to_string(before_epoch));
+  }
+  if (assignment.role() == v1::ROLE_ACTIVE) {
+    replication_->EndStreams();  // no replicated append from here on
+    if (assignment.epoch() > wal_->epoch()) {
+      auto started = writes_->StartEpoch(assignment.epoch(), [this](uint64_t epoch, uint64_t first_seq) {
+        BATON_RETURN_IF_ERROR(history_->Begin(epoch, first_seq));
+        return wal_->SetEpoch(epoch);
+      });
+      if (!started.ok()) return started.status().WithContext("starting epoch " + std::to_string(assignment.epoch()));
+      spdlog::info("epoch {} starts at {}", assignment.epoch(), started->ToString());
+    }
+    BATON_RETURN_IF_ERROR(role_->Assign(assignment));
+    source_->Configure(assignment);
+  } else {
+    BATON_RETURN_IF_ERROR(role_->Assign(assignment));
+    source_->Stop();
+    if (before == v1::ROLE_ACTIVE || assignment.epoch() != before_epoch) replication_->EndStreams();
+  }
+  spdlog::info("assignment: {} at epoch {} (was {} at epoch {}), lease {} ms, {} standbys, sync {} of {}{}",
+               v1::Role_Name(assignment.role()), assignment.epoch(), v1::Role_Name(before), before_epoch,
+               assignment.lease_ms(), assignment.standbys_size(), assignment.sync_standbys(),
+               assignment.sync_set_size(), assignment.failsafe() ? ", failsafe" : "");
+  return Status::Ok();
+}
+
+Status GatewayServer::RenewLease(uint64_t epoch, uint32_t lease_ms) { return role_->RenewLease(epoch, lease_ms); }
+
+v1::GetStateResponse GatewayServer::State() {
+  v1::GetStateResponse state;
+  state.set_instance_id(config_.GetString("instance.id"));
+  state.set_cluster(config_.GetString("instance.cluster"));
+  state.set_role(role_->role());
+  state.set_epoch(role_->epoch());
+  const LogPosition durable = wal_->durable_position();
+  state.mutable_durable()->set_epoch(durable.epoch);
+  state.mutable_durable()->set_seq(durable.seq);
+  const LogPosition applied = writes_->applied_position();
+  state.mutable_applied()->set_epoch(applied.epoch);
+  state.mutable_applied()->set_seq(applied.seq);
+  state.set_lease_remaining_ms(role_->lease_remaining_ms());
+  const bool poisoned = !wal_->poison_status().ok();
+  state.set_health(poisoned ? v1::HEALTH_DEGRADED : v1::HEALTH_OK);
+  state.set_fenced(role_->fenced());
+  state.set_pid(static_cast<uint32_t>(::getpid()));
+  state.set_active_address(role_->role() == v1::ROLE_ACTIVE ? config_.GetString("grpc.listen")
+                                                            : role_->assignment().active_address());
+  EpochHistory::ToProto(history_->entries(), state.mutable_epoch_history());
+  if (role_->role() == v1::ROLE_ACTIVE) {
+    for (v1::StandbyState& s : source_->States()) *state.add_standbys() = std::move(s);
+  }
+  state.set_object_count(store_->size());
+  state.set_digest(store_->digest());
+  return state;
+}
+
+Status GatewayServer::TruncateAndReload(uint64_t seq) {
+  BATON_ASSIGN_OR_RETURN(std::optional<Snapshot> snapshot, snapshots_->LoadNewest());
+  const uint64_t covered = snapshot ? snapshot->covers.seq : 0;
+  if (covered > seq) {
+    return Status::FailedPrecondition("the newest local snapshot covers seq " + std::to_string(covered) +
+                                      ", past the common prefix " + std::to_string(seq));
+  }
+  if (wal_->first_seq() > covered + 1) {
+    return Status::FailedPrecondition("the local log no longer reaches back to seq " + std::to_string(covered + 1));
+  }
+  BATON_ASSIGN_OR_RETURN(uint64_t dropped, wal_->TruncateAfter(seq));
+  BATON_RETURN_IF_ERROR(history_->TruncateAfter(seq));
+  BATON_RETURN_IF_ERROR(LoadState());
+  writes_->NoteApplied(wal_->durable_position());
+  spdlog::info("divergence repair: dropped {} records, state reloaded at {}, digest {:016x}", dropped,
+               wal_->durable_position().ToString(), store_->digest());
+  return Status::Ok();
+}
+
+Status GatewayServer::InstallSnapshot(std::string_view file_bytes, std::vector<EpochStartEntry> history) {
+  BATON_ASSIGN_OR_RETURN(Snapshot snapshot, DecodeSnapshot(file_bytes));
+  const LogPosition covers = snapshot.covers;
+  {
+    MutexLock lock(&snapshot_mu_);
+    BATON_RETURN_IF_ERROR(snapshots_->Write(covers, snapshot.payload));
+    BATON_RETURN_IF_ERROR(snapshots_->RemoveAllExcept(covers.seq));
+  }
+  BATON_RETURN_IF_ERROR(wal_->Reset(covers));
+  std::erase_if(history, [&](const EpochStartEntry& e) { return e.first_seq > covers.seq; });
+  if (history.empty()) history.push_back(EpochStartEntry{std::max<uint64_t>(covers.epoch, 1), 1});
+  BATON_RETURN_IF_ERROR(history_->Replace(std::move(history)));
+  BATON_RETURN_IF_ERROR(store_->LoadFrom(snapshot.payload, covers));
+  writes_->NoteApplied(covers);
+  BATON_RETURN_IF_ERROR(index_->Rebuild());
+  records_at_last_snapshot_ = writes_->applied_records();
+  return Status::Ok();
+}
+
+Result<std::string> GatewayServer::SnapshotForPeer() {
+  BATON_ASSIGN_OR_RETURN(std::optional<Snapshot> snapshot, snapshots_->LoadNewest());
+  if (!snapshot) {
+    BATON_RETURN_IF_ERROR(TakeSnapshot());
+    BATON_ASSIGN_OR_RETURN(snapshot, snapshots_->LoadNewest());
+    if (!snapshot) return Status::Internal("no snapshot after taking one");
+  }
+  return EncodeSnapshot(snapshot->covers, snapshot->payload);
 }
 
 void GatewayServer::Stop() {
@@ -213,6 +374,9 @@ void GatewayServer::Stop() {
   stop_cv_.SignalAll();
   if (snapshotter_.joinable()) snapshotter_.join();
   if (http_) http_->Stop();
+  // Waiting writes fail first, so that gRPC's shutdown is not held up by
+  // calls that wait for standbys.
+  if (source_) source_->Stop();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (wal_) wal_->Shutdown();
 }

@@ -1,7 +1,8 @@
 // One gateway process: recovers the store from the newest snapshot plus the
-// log, serves the client API over gRPC and /healthz, /readyz, /metrics over
-// HTTP, and writes snapshots in the background so recovery time and log size
-// stay bounded.
+// log, serves the client API, the control service and replication over gRPC
+// and /healthz, /readyz, /metrics over HTTP, and writes snapshots in the
+// background so recovery time and log size stay bounded. Its role comes
+// from assignments (control service); without any it is a standalone active.
 //
 // Start() and Stop() from one thread (main); accessors from any thread.
 #pragma once
@@ -20,7 +21,12 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "gateway/client_service.h"
+#include "gateway/control_service.h"
 #include "gateway/log/wal.h"
+#include "gateway/replication/epoch_history.h"
+#include "gateway/replication/replication_service.h"
+#include "gateway/replication/replication_source.h"
+#include "gateway/role.h"
 #include "gateway/snapshot.h"
 #include "gateway/store/store.h"
 #include "gateway/store/vector_index.h"
@@ -28,7 +34,7 @@
 
 namespace baton::gateway {
 
-class GatewayServer {
+class GatewayServer final : public ControlHandler, public ReplicaHost {
  public:
   // `config` follows GatewayConfigSchema(). `fs` and `clock` must outlive
   // the server (tests pass a FaultFileSystem or a ManualClock).
@@ -44,10 +50,22 @@ class GatewayServer {
   // Writes a snapshot now (also what the background snapshotter calls).
   Status TakeSnapshot();
 
+  // ControlHandler (role changes are serialized).
+  Status ApplyAssignment(const v1::Assignment& assignment) override EXCLUDES(role_change_mu_);
+  Status RenewLease(uint64_t epoch, uint32_t lease_ms) override;
+  v1::GetStateResponse State() override;
+
+  // ReplicaHost.
+  Status TruncateAndReload(uint64_t seq) override;
+  Status InstallSnapshot(std::string_view file_bytes, std::vector<EpochStartEntry> history) override;
+  Result<std::string> SnapshotForPeer() override;
+
  private:
   GatewayServer(const Config& config, FileSystem& fs, Clock& clock);
   Status Recover();
   Status ReplayLog(uint64_t from_seq);
+  // Store and index from the newest snapshot plus the log (start-up, divergence).
+  Status LoadState();
   Status StartServing();
   void SnapshotLoop();
   void RegisterMetrics();
@@ -61,7 +79,12 @@ class GatewayServer {
   std::unique_ptr<Wal> wal_;
   std::unique_ptr<VectorIndex> index_;
   std::unique_ptr<WritePath> writes_;
-  AlwaysActive gate_;
+  std::unique_ptr<EpochHistory> history_;
+  std::unique_ptr<RoleState> role_;
+  std::unique_ptr<ReplicationSource> source_;
+  std::unique_ptr<ReplicationService> replication_;
+  std::unique_ptr<ControlService> control_;
+  Mutex role_change_mu_;
   std::unique_ptr<ClientService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;
@@ -80,6 +103,9 @@ class GatewayServer {
   prometheus::Gauge* objects_ = nullptr;
   prometheus::Gauge* index_pending_ = nullptr;
   prometheus::Counter* snapshots_total_ = nullptr;
+  prometheus::Gauge* fenced_ = nullptr;
+  prometheus::Gauge* role_gauge_ = nullptr;
+  prometheus::Gauge* epoch_gauge_ = nullptr;
 };
 
 }  // namespace baton::gateway

@@ -123,10 +123,21 @@ Status SnapshotFiles::Write(LogPosition covers, std::string_view payload) {
 
   BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, ListSnapshots());
   for (size_t i = 0; i + keep_ < names.size(); ++i) {
+    if (dir_ + "/" + names[i] == path) continue;  // never the one just written
     Status s = fs_.RemoveFile(dir_ + "/" + names[i]);
     if (!s.ok()) spdlog::warn("cannot delete old snapshot {}: {}", names[i], s.ToString());
   }
   return Status::Ok();
+}
+
+Status SnapshotFiles::RemoveAllExcept(uint64_t seq) {
+  const std::string keep = PathFor(seq);
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, ListSnapshots());
+  for (const std::string& name : names) {
+    const std::string path = dir_ + "/" + name;
+    if (path != keep) BATON_RETURN_IF_ERROR(fs_.RemoveFile(path));
+  }
+  return fs_.SyncDir(dir_);
 }
 
 Result<std::optional<Snapshot>> SnapshotFiles::LoadNewest() {

@@ -51,6 +51,9 @@ class SnapshotFiles {
   // the snapshot it got (segments are deleted once a newer one is durable).
   // nullopt when there is none.
   Result<std::optional<Snapshot>> LoadNewest();
+  // Deletes every snapshot but the one at `seq` (a standby that installed
+  // its active's snapshot must never fall back to its own older history).
+  Status RemoveAllExcept(uint64_t seq);
 
   const std::string& dir() const { return dir_; }
 

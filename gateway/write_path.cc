@@ -6,6 +6,11 @@
 
 namespace baton::gateway {
 
+struct WritePath::EpochCall {
+  uint64_t epoch = 0;
+  EpochStartHook hook;
+};
+
 struct WritePath::Call {
   std::vector<WriteRequest> requests;
   std::vector<WriteOutcome> outcomes;
@@ -29,13 +34,19 @@ WritePath::WritePath(Wal& wal, ObjectStore& store, VectorIndex& index) : wal_(wa
 }
 
 Result<std::vector<WriteOutcome>> WritePath::Write(std::vector<WriteRequest> requests) {
-  Call call;
-  call.requests = std::move(requests);
-  call.item.type = RecordType::kWrite;
-  call.item.context = &call;
-  Status status = log_->Commit(&call.item);
-  if (!status.ok()) return status;
-  return std::move(call.outcomes);
+  Mutex mu;
+  CondVar cv(&mu);
+  bool finished = false;
+  Result<std::vector<WriteOutcome>> result = Status::Internal("write did not complete");
+  WriteAsync(std::move(requests), [&](Result<std::vector<WriteOutcome>> outcomes) {
+    MutexLock lock(&mu);
+    result = std::move(outcomes);
+    finished = true;
+    cv.Signal();
+  });
+  MutexLock lock(&mu);
+  while (!finished) cv.Wait();
+  return result;
 }
 
 void WritePath::WriteAsync(std::vector<WriteRequest> requests, WriteDone done) {
@@ -43,17 +54,71 @@ void WritePath::WriteAsync(std::vector<WriteRequest> requests, WriteDone done) {
   call->requests = std::move(requests);
   call->item.type = RecordType::kWrite;
   call->item.context = call;
-  log_->Submit(&call->item, [call, done = std::move(done)](CommitItem* item) {
-    std::unique_ptr<Call> owned(call);
+  log_->Submit(&call->item, [this, call, done = std::move(done)](CommitItem* item) mutable {
+    std::shared_ptr<Call> owned(call);
     if (!item->status.ok()) {
       done(item->status);
-    } else {
-      done(std::move(owned->outcomes));
+      return;
     }
+    if (!ack_gate_) {
+      done(std::move(owned->outcomes));
+      return;
+    }
+    // A write that changed nothing has no record: it waits for the records
+    // before it, and is not tied to the epoch they were written in.
+    const LogPosition wait_for = item->needs_record ? item->position : LogPosition{0, item->position.seq};
+    ack_gate_(wait_for, [owned, done = std::move(done)](Status ack) {
+      if (!ack.ok()) {
+        done(ack);
+      } else {
+        done(std::move(owned->outcomes));
+      }
+    });
   });
 }
 
+Result<LogPosition> WritePath::StartEpoch(uint64_t epoch, EpochStartHook on_epoch_start) {
+  EpochCall call{epoch, std::move(on_epoch_start)};
+  CommitItem item;
+  item.type = RecordType::kEpochStart;
+  item.exclusive = true;
+  item.payload = std::to_string(epoch);
+  item.context = nullptr;
+  item.needs_record = true;
+  epoch_call_ = &call;
+  Status status = log_->Commit(&item);
+  epoch_call_ = nullptr;
+  if (!status.ok()) return status;
+  return item.position;
+}
+
+Status WritePath::ApplyReplicated(const LogRecord& record) {
+  if (record.type == RecordType::kWrite) {
+    v1::WriteRecord decoded;
+    if (!decoded.ParseFromString(record.payload)) {
+      return Status::DataLoss("replicated record " + record.pos.ToString() + " does not decode");
+    }
+    BATON_RETURN_IF_ERROR(store_.Apply(decoded, record.pos).WithContext("applying " + record.pos.ToString()));
+    index_.EnqueueRecord(decoded);
+    applied_records_.fetch_add(1, std::memory_order_relaxed);
+  }
+  NoteApplied(record.pos);
+  return Status::Ok();
+}
+
+void WritePath::NoteApplied(LogPosition position) {
+  applied_epoch_.store(position.epoch, std::memory_order_relaxed);
+  applied_seq_.store(position.seq, std::memory_order_release);
+}
+
 void WritePath::Prepare(std::span<CommitItem* const> batch) {
+  if (batch.size() == 1 && batch[0]->type == RecordType::kEpochStart) {
+    // Alone in its batch (exclusive): the epoch changes between two batches.
+    EpochCall* call = epoch_call_;
+    const uint64_t first_seq = wal_.last_position().seq + 1;
+    batch[0]->status = call ? call->hook(call->epoch, first_seq) : Status::Internal("epoch start without a call");
+    return;
+  }
   planner_.emplace(store_);
   for (CommitItem* item : batch) {
     auto* call = static_cast<Call*>(item->context);
@@ -76,8 +141,12 @@ void WritePath::Apply(std::span<CommitItem* const> batch) {
   size_t applied = 0;
   for (CommitItem* item : batch) {
     if (!item->status.ok() || !item->needs_record) continue;
+    if (item->type != RecordType::kWrite) {
+      NoteApplied(item->position);
+      continue;
+    }
     auto* call = static_cast<Call*>(item->context);
-    Status s = store_.Apply(call->record);
+    Status s = store_.Apply(call->record, item->position);
     if (!s.ok()) {
       // The planner produced it, so this is a bug; the record is durable and
       // replay will hit the same error, so say so loudly.
@@ -85,8 +154,7 @@ void WritePath::Apply(std::span<CommitItem* const> batch) {
       continue;
     }
     index_.EnqueueRecord(call->record);
-    applied_epoch_.store(item->position.epoch, std::memory_order_relaxed);
-    applied_seq_.store(item->position.seq, std::memory_order_release);
+    NoteApplied(item->position);
     ++applied;
   }
   applied_records_.fetch_add(applied, std::memory_order_relaxed);

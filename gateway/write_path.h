@@ -41,6 +41,28 @@ class WritePath {
   using WriteDone = std::function<void(Result<std::vector<WriteOutcome>>)>;
   void WriteAsync(std::vector<WriteRequest> requests, WriteDone done);
 
+  // Hands each committed write's position to `gate`, which calls `ack` once
+  // the write may be acknowledged (replicated as the assignment requires,
+  // lease valid) or with the reason it may not. Unset: acknowledged once
+  // durable. Set before writes start.
+  using AckGate = std::function<void(LogPosition position, std::function<void(Status)> ack)>;
+  void set_ack_gate(AckGate gate) { ack_gate_ = std::move(gate); }
+
+  // Starts epoch `epoch` in the log: on the committer thread, between two
+  // batches, `on_epoch_start(epoch, first_seq)` runs (it must make the epoch
+  // current in the log) and a kEpochStart record is written at first_seq.
+  // Returns that record's position.
+  using EpochStartHook = std::function<Status(uint64_t epoch, uint64_t first_seq)>;
+  Result<LogPosition> StartEpoch(uint64_t epoch, EpochStartHook on_epoch_start);
+
+  // Standby: applies a record received by replication and already durable
+  // in the local log (kWrite records change the store; the others only move
+  // the applied position). Must not run concurrently with writes.
+  Status ApplyReplicated(const LogRecord& record);
+
+  // After the store was reloaded (divergence repair, snapshot install).
+  void NoteApplied(LogPosition position);
+
   // Position of the last record applied to the store (any thread).
   LogPosition applied_position() const;
   // Records applied since start (any thread); drives snapshot scheduling.
@@ -52,6 +74,7 @@ class WritePath {
 
  private:
   struct Call;  // one Write() in flight: requests and outcomes
+  struct EpochCall;  // one StartEpoch() in flight
 
   void Prepare(std::span<CommitItem* const> batch);
   void Apply(std::span<CommitItem* const> batch);
@@ -60,6 +83,10 @@ class WritePath {
   ObjectStore& store_;
   VectorIndex& index_;
   std::function<void(size_t)> on_batch_;
+  AckGate ack_gate_;
+  // The StartEpoch() call in flight (StartEpoch callers are serialized by
+  // the gateway's role changes); read by the committer in Prepare.
+  std::atomic<EpochCall*> epoch_call_{nullptr};
   // The current batch's planner; committer thread only.
   std::optional<WriteBatchPlanner> planner_;
   std::atomic<uint64_t> applied_epoch_{0};

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/bench.h"
+#include "tools/control_verbs.h"
 #include "tools/gateway_client.h"
 
 namespace baton::tools {
@@ -214,6 +215,9 @@ int RunBatonctl(int argc, char** argv) {
   bench_cmd->add_option("--op", bench.op, "insert | upsert")->check(CLI::IsMember({"insert", "upsert"}));
   bench_cmd->add_option("--seed", bench.seed, "Random seed of the vectors");
 
+  ControlArgs control;
+  AddControlVerbs(&app, &control);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -226,6 +230,7 @@ int RunBatonctl(int argc, char** argv) {
   if (name == "get") return RunGet(common, args);
   if (name == "exists") return RunExists(common, args);
   if (name == "search") return RunSearch(common, args);
+  if (name == "control") return RunControl(control, common.gateway, common.timeout_ms, common.json);
   if (name == "bench") {
     bench.address = common.gateway;
     BenchResult result = RunBench(bench);

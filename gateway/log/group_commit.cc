@@ -82,8 +82,9 @@ void GroupCommitLog::CommitterLoop() {
     size_t bytes = 0;
     while (!queue_.empty()) {
       const size_t size = kHeaderSize + queue_.front().item->payload.size();
-      if (!batch_.empty() &&
-          (batch_.size() >= options_.max_batch_records || bytes + size > options_.max_batch_bytes)) {
+      if (!batch_.empty() && (batch_.size() >= options_.max_batch_records ||
+                              bytes + size > options_.max_batch_bytes || queue_.front().item->exclusive ||
+                              batch_.front().item->exclusive)) {
         break;
       }
       batch_items_.push_back(queue_.front().item);

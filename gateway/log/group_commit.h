@@ -33,6 +33,9 @@ struct CommitItem {
   RecordType type = RecordType::kWrite;
   std::string payload;
   void* context = nullptr;  // for the hooks; the log never looks at it
+  // Written in a batch of its own (e.g. an epoch start, whose prepare hook
+  // changes the epoch that every record of its batch gets).
+  bool exclusive = false;
 
   // Set by the prepare hook (Commit() resets both first):
   // status: a non-OK status rejects the item: it gets no record and Commit()

@@ -170,7 +170,7 @@ void ObjectStore::ApplyEntry(std::string id, Entry entry) {
   old = std::move(entry);
 }
 
-Status ObjectStore::Apply(const v1::WriteRecord& record) {
+Status ObjectStore::Apply(const v1::WriteRecord& record, LogPosition at) {
   // Check everything first: a record applies entirely or not at all.
   for (int i = 0; i < record.mutations_size(); ++i) {
     Status s = CheckMutation(record.mutations(i), options_.dimension);
@@ -188,10 +188,29 @@ Status ObjectStore::Apply(const v1::WriteRecord& record) {
   {
     WriterLock lock(&mu_);
     for (auto& [id, entry] : decoded) ApplyEntry(std::move(id), std::move(entry));
+    if (at.seq != 0) applied_ = at;
   }
   // A mirrored record's timestamps were assigned by the peer, not by us.
   if (record.mirror_origin().empty()) NoteAssigned(max_assigned);
   return Status::Ok();
+}
+
+LogPosition ObjectStore::applied_position() const {
+  ReaderLock lock(&mu_);
+  return applied_;
+}
+
+void ObjectStore::Clear() {
+  EntryMap old;
+  {
+    WriterLock lock(&mu_);
+    entries_.swap(old);
+    live_count_ = 0;
+    tombstone_count_ = 0;
+    digest_ = 0;
+    applied_ = LogPosition{};
+  }
+  last_assigned_.store(0, std::memory_order_relaxed);
 }
 
 size_t ObjectStore::CompactTombstones(WallTime older_than) {

@@ -17,6 +17,7 @@
 // the store.
 #pragma once
 
+#include "gateway/log/format.h"
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -81,7 +82,14 @@ class ObjectStore {
   // timestamps. Returns INVALID_ARGUMENT naming the mutation, and applies none
   // of the record, if any mutation is malformed (no kind, empty id, a vector of
   // the wrong dimension or a zero timestamp).
-  [[nodiscard]] Status Apply(const v1::WriteRecord& record);
+  // `at` is the record's log position: applied_position() then reports it,
+  // and snapshots are exact about what they contain (divergence repair
+  // relies on that). A default position leaves applied_position() alone.
+  [[nodiscard]] Status Apply(const v1::WriteRecord& record, LogPosition at = {});
+  // Position of the last record applied with one (or loaded from a snapshot).
+  LogPosition applied_position() const;
+  // Empties the store (full resync). Writer thread.
+  void Clear();
 
   // Drops the tombstones removed before `older_than` (their removed_at wall
   // time); returns how many. After this a write older than a dropped remove
@@ -92,17 +100,16 @@ class ObjectStore {
   // ---- Snapshot payload (store_snapshot.cc). ----
 
   // Appends the whole state (objects, tombstones, last assigned timestamp) to
-  // *out. Any thread; holds the shared lock throughout, so Apply() waits
-  // (about 0.2 s per 100k 128-d objects). Because Apply() is idempotent, the
-  // payload may be paired with any log position applied before the call:
-  // replaying records the payload already contains changes nothing (unless
-  // CompactTombstones() ran in between).
-  [[nodiscard]] Status SerializeTo(std::string* out) const;
+  // *out, and sets *covers (if given) to the applied_position() of exactly
+  // that state. Any thread; holds the shared lock throughout, so Apply()
+  // waits (about 0.2 s per 100k 128-d objects).
+  [[nodiscard]] Status SerializeTo(std::string* out, LogPosition* covers = nullptr) const;
   // Replaces the whole state with a payload from SerializeTo(). All or
   // nothing: on error (DATA_LOSS naming the record and what is wrong, or
   // FAILED_PRECONDITION for another dimension) the store is unchanged. Writer
   // thread. A VectorIndex over this store must be Rebuild()t afterwards.
-  [[nodiscard]] Status LoadFrom(std::string_view payload);
+  // `covers` becomes applied_position().
+  [[nodiscard]] Status LoadFrom(std::string_view payload, LogPosition covers = {});
 
  private:
   friend class WriteBatchPlanner;
@@ -145,6 +152,7 @@ class ObjectStore {
   size_t live_count_ GUARDED_BY(mu_) = 0;
   size_t tombstone_count_ GUARDED_BY(mu_) = 0;
   uint64_t digest_ GUARDED_BY(mu_) = 0;
+  LogPosition applied_ GUARDED_BY(mu_);
 };
 
 }  // namespace baton::gateway

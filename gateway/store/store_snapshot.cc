@@ -17,7 +17,7 @@
 namespace baton::gateway {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kPayloadFormatVersion = 1;
 
 void AppendVarint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
@@ -69,10 +69,11 @@ class RecordReader {
 
 }  // namespace
 
-Status ObjectStore::SerializeTo(std::string* out) const {
+Status ObjectStore::SerializeTo(std::string* out, LogPosition* covers) const {
   ReaderLock lock(&mu_);
+  if (covers) *covers = applied_;
   v1::StoreSnapshotHeader header;
-  header.set_format_version(kFormatVersion);
+  header.set_format_version(kPayloadFormatVersion);
   header.set_dimension(static_cast<uint32_t>(options_.dimension));
   header.set_object_count(live_count_);
   header.set_tombstone_count(tombstone_count_);
@@ -105,13 +106,13 @@ Status ObjectStore::SerializeTo(std::string* out) const {
   return Status::Ok();
 }
 
-Status ObjectStore::LoadFrom(std::string_view payload) {
+Status ObjectStore::LoadFrom(std::string_view payload, LogPosition covers) {
   RecordReader reader(payload);
   v1::StoreSnapshotHeader header;
   BATON_RETURN_IF_ERROR(reader.Next(&header, "snapshot header"));
-  if (header.format_version() != kFormatVersion) {
+  if (header.format_version() != kPayloadFormatVersion) {
     return Status::FailedPrecondition("snapshot format_version " + std::to_string(header.format_version()) +
-                                      " is not supported (this gateway reads " + std::to_string(kFormatVersion) + ")");
+                                      " is not supported (this gateway reads " + std::to_string(kPayloadFormatVersion) + ")");
   }
   const int dimension = options_.dimension > 0 ? options_.dimension : static_cast<int>(header.dimension());
   if (options_.dimension > 0 && header.dimension() != 0 &&
@@ -178,6 +179,7 @@ Status ObjectStore::LoadFrom(std::string_view payload) {
     live_count_ = header.object_count();
     tombstone_count_ = header.tombstone_count();
     digest_ = digest;
+    applied_ = covers;
   }
   last_assigned_.store(header.last_assigned_timestamp(), std::memory_order_relaxed);
   // The old state is freed here, outside the lock.
