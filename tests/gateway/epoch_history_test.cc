@@ -1,0 +1,75 @@
+#include "gateway/replication/epoch_history.h"
+
+#include <gtest/gtest.h>
+
+#include "common/file_system.h"
+#include "tests/support/temp_dir.h"
+
+namespace baton::gateway {
+namespace {
+
+using H = std::vector<EpochStartEntry>;
+
+TEST(EpochHistoryTest, EpochAtFollowsTheSteps) {
+  H h{{1, 1}, {3, 10}, {4, 15}};
+  EXPECT_EQ(EpochAt(h, 1), 1u);
+  EXPECT_EQ(EpochAt(h, 9), 1u);
+  EXPECT_EQ(EpochAt(h, 10), 3u);
+  EXPECT_EQ(EpochAt(h, 100), 4u);
+  EXPECT_EQ(EpochAt({}, 5), 0u);
+}
+
+TEST(EpochHistoryTest, CommonPrefixOfIdenticalHistoriesIsTheShorterLog) {
+  H h{{1, 1}, {2, 10}};
+  EXPECT_EQ(CommonPrefix(h, 20, h, 15), 15u);
+  EXPECT_EQ(CommonPrefix(h, 5, h, 15), 5u);
+}
+
+TEST(EpochHistoryTest, DivergentTailIsCutAtTheLastSharedEpoch) {
+  // Old active wrote seqs 10..14 at epoch 2 that nobody acked; the new active
+  // took over at epoch 3 from seq 10.
+  H old_active{{1, 1}, {2, 10}};
+  H new_active{{1, 1}, {2, 10}, {3, 12}};
+  EXPECT_EQ(CommonPrefix(old_active, 14, new_active, 30), 11u);
+  // The new active never saw epoch 2 at all.
+  H other{{1, 1}, {3, 10}};
+  EXPECT_EQ(CommonPrefix(old_active, 14, other, 30), 9u);
+  // Nothing in common.
+  EXPECT_EQ(CommonPrefix(H{{2, 1}}, 5, H{{3, 1}}, 5), 0u);
+}
+
+TEST(EpochHistoryTest, PersistsAndTruncates) {
+  testing::TempDir dir;
+  FileSystem& fs = PosixFileSystem();
+  {
+    EpochHistory h(fs, dir.path());
+    ASSERT_TRUE(h.Load().ok());
+    ASSERT_TRUE(h.Begin(1, 1).ok());
+    ASSERT_TRUE(h.Begin(1, 5).ok()) << "same epoch: no new entry";
+    ASSERT_TRUE(h.Begin(4, 20).ok());
+    ASSERT_TRUE(h.Begin(6, 30).ok());
+    ASSERT_TRUE(h.TruncateAfter(25).ok());
+  }
+  EpochHistory h(fs, dir.path());
+  ASSERT_TRUE(h.Load().ok());
+  EXPECT_EQ(h.entries(), (H{{1, 1}, {4, 20}}));
+  ASSERT_TRUE(h.Begin(5, 20).ok()) << "a new epoch at the same seq replaces the cut one";
+  EXPECT_EQ(h.entries(), (H{{1, 1}, {5, 20}}));
+  EXPECT_EQ(h.Begin(2, 40).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(EpochHistoryTest, MalformedFileIsRefusedWithTheLine) {
+  testing::TempDir dir;
+  FileSystem& fs = PosixFileSystem();
+  auto file = fs.NewWritableFile(JoinPath(dir.path(), "epochs"));
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Append("1 1\n3 x\n").ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EpochHistory h(fs, dir.path());
+  Status s = h.Load();
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace baton::gateway
