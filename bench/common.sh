@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # GW_* and STARTED_PIDS are read by the callers
-# Shared helpers of bench/durable_writes and bench/search. Sourced, not run.
+# Shared helpers of the bench/ scripts. Sourced, not run.
 # Callers set BUILD_DIR and TMP; every process started here is recorded in
 # STARTED_PIDS and stopped (by pid) by bench_cleanup, which also removes TMP.
 STARTED_PIDS=()

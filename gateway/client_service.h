@@ -38,14 +38,6 @@ class ServingGate {
   virtual std::string active_address() = 0;
 };
 
-// A standalone gateway is always the active.
-class AlwaysActive : public ServingGate {
- public:
-  Status CheckWrite() override { return Status::Ok(); }
-  Status CheckRead() override { return Status::Ok(); }
-  std::string active_address() override { return ""; }
-};
-
 grpc::Status ToGrpc(const Status& status);
 
 struct ClientServiceOptions {

@@ -1,5 +1,6 @@
 // batonctl: the operator and client CLI. Client verbs talk gRPC to a gateway
-// (following `baton-active` to the active); operator verbs arrive with the
+// (following `baton-active` to the active); `control` verbs set and read one
+// gateway's role (tools/control_verbs.h); arbiter verbs arrive with the
 // operator-surface issue.
 //
 // Exit codes: 0 success; 1 the server answered with an error (its code and

@@ -344,6 +344,7 @@ void ReplicationSource::Await(LogPosition position, std::function<void(Status)> 
       return;
     }
   }
+  ack_wait_seconds_->Observe(0);  // accepted without waiting
   done(Status::Ok());
 }
 
