@@ -1,21 +1,101 @@
 #include "arbiter/arbiter.h"
 
-#include <prometheus/gauge.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace baton::arbiter {
+namespace {
 
-Arbiter::Arbiter(const Config& config) : config_(config), metrics_("arbiter") {
+std::string ReplicaId(const Config& config) {
+  if (!config.GetString("arbiter.id").empty()) return config.GetString("arbiter.id");
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "arbiter");
+  const std::string& listen = config.GetString("grpc.listen");
+  return std::string(host) + ":" + listen.substr(listen.rfind(':') + 1);
+}
+
+std::string OrDefault(const std::string& value, const std::string& fallback) {
+  return value.empty() ? fallback : value;
+}
+
+// How often a follower re-reads who leads (the agent it names is told once).
+constexpr auto kLeaderRefresh = std::chrono::milliseconds(250);
+
+}  // namespace
+
+Arbiter::Arbiter(const Config& config, Clock& clock)
+    : config_(config),
+      clock_(clock),
+      id_(ReplicaId(config)),
+      advertise_grpc_(OrDefault(config.GetString("arbiter.advertise_grpc"), config.GetString("grpc.listen"))),
+      root_(config.GetString("zookeeper.root")),
+      metrics_("arbiter"),
+      book_(ClusterBookOptions{
+          .timing = {.lease = std::chrono::milliseconds(config.GetInt("lease_ms")),
+                     .lease_margin = std::chrono::milliseconds(config.GetInt("lease_margin_ms"))},
+          .lease_ms = static_cast<uint32_t>(config.GetInt("lease_ms")),
+          .failsafe = config.GetBool("failsafe")}) {
+  RegisterMetrics();
+}
+
+void Arbiter::RegisterMetrics() {
+  auto& registry = metrics_.registry();
   zk_connected_gauge_ = &prometheus::BuildGauge()
                              .Name("baton_arbiter_zookeeper_connected")
                              .Help("1 while this replica has a live ZooKeeper session")
-                             .Register(metrics_.registry())
+                             .Register(registry)
                              .Add({});
+  leader_gauge_ = &prometheus::BuildGauge()
+                       .Name("baton_arbiter_leader")
+                       .Help("1 while this replica is the leader")
+                       .Register(registry)
+                       .Add({});
+  agents_gauge_ = &prometheus::BuildGauge()
+                       .Name("baton_arbiter_agents_connected")
+                       .Help("Agent heartbeat streams open on this replica")
+                       .Register(registry)
+                       .Add({});
+  heartbeats_ = &prometheus::BuildCounter()
+                     .Name("baton_arbiter_heartbeats_total")
+                     .Help("Heartbeats received from agents")
+                     .Register(registry)
+                     .Add({});
+  heartbeat_seconds_ = &prometheus::BuildHistogram()
+                            .Name("baton_arbiter_heartbeat_duration_seconds")
+                            .Help("Time to process one heartbeat and build its answer")
+                            .Register(registry)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{0.00001, 0.00005, 0.0001, 0.0005,
+                                                                             0.001, 0.005, 0.01, 0.02, 0.05});
+  failover_seconds_ = &prometheus::BuildHistogram()
+                           .Name("baton_arbiter_failover_duration_seconds")
+                           .Help("From detecting a failed active to the new active reporting as active")
+                           .Register(registry)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 3,
+                                                                            5, 10});
+  promotions_ = &prometheus::BuildCounter()
+                     .Name("baton_arbiter_promotions_total")
+                     .Help("Promotions persisted by this replica, by reason")
+                     .Register(registry);
+  state_writes_ = &prometheus::BuildCounter()
+                       .Name("baton_arbiter_state_writes_total")
+                       .Help("Guarded cluster state writes to ZooKeeper, by result")
+                       .Register(registry);
 }
 
 Arbiter::~Arbiter() { Stop(); }
 
 Status Arbiter::Start() {
+  const std::string listen = config_.GetString("grpc.listen");
+  int selected_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
+  builder.RegisterService(&agent_service_);
+  grpc_ = builder.BuildAndStart();
+  if (!grpc_ || selected_port == 0) return Status::Unavailable("grpc.listen: cannot listen on " + listen);
+  grpc_port_ = static_cast<uint16_t>(selected_port);
+
   HttpServerOptions http_options;
   http_options.listen_address = config_.GetString("http.listen");
   http_options.bearer_token = config_.GetString("api.token");
@@ -24,12 +104,39 @@ Status Arbiter::Start() {
   auto http = HttpServer::Start(http_options, Router());
   if (!http.ok()) return http.status().WithContext("http.listen");
   http_ = std::move(http).value();
-  spdlog::info("http listening on port {}", http_->port());
-  connector_ = std::thread([this] { ConnectLoop(); });
+  spdlog::info("arbiter {}: grpc on port {}, http on port {}", id_, grpc_port_, http_->port());
+  supervisor_ = std::thread([this] { SupervisorLoop(); });
+  decider_ = std::thread([this] { DecisionLoop(); });
   return Status::Ok();
 }
 
-void Arbiter::ConnectLoop() {
+void Arbiter::Stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    MutexLock lock(&mu_);
+    supervisor_cv_.SignalAll();
+    decider_cv_.SignalAll();
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+  if (decider_.joinable()) decider_.join();
+  // Open agent streams would hold Shutdown() forever without a deadline.
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  if (http_) http_->Stop();
+  book_.Resign();
+  std::unique_ptr<Election> election;
+  std::shared_ptr<ZkClient> zk;
+  {
+    MutexLock lock(&mu_);
+    election = std::move(election_);
+    zk = std::move(zk_);
+  }
+  election.reset();
+  zk.reset();  // closes the session: our election znode goes at once
+}
+
+uint16_t Arbiter::http_port() const { return http_ ? http_->port() : 0; }
+
+bool Arbiter::Connect() {
   std::string connect;
   for (const auto& server : config_.GetStringList("zookeeper.connect")) {
     connect += (connect.empty() ? "" : ",") + server;
@@ -38,28 +145,218 @@ void Arbiter::ConnectLoop() {
   options.connect_string = connect;
   options.session_timeout_ms = static_cast<int>(config_.GetInt("zookeeper.session_timeout_ms"));
   options.on_state = [this](ZkState state) {
-    bool connected = state == ZkState::kConnected;
+    const bool connected = state == ZkState::kConnected;
     zk_connected_ = connected;
     zk_connected_gauge_->Set(connected ? 1 : 0);
     spdlog::info("zookeeper {}", ZkStateName(state));
+    MutexLock lock(&mu_);
+    events_.state_changed = true;
+    supervisor_cv_.SignalAll();
   };
   auto client = ZkClient::ConnectWithRetry(options, [this] { return stopping_.load(); });
-  if (!client.ok()) return;  // stopping
-  zk_ = std::move(client).value();
-  zk_connected_ = zk_->state() == ZkState::kConnected;
+  if (!client.ok()) return false;  // stopping
+  std::shared_ptr<ZkClient> zk = std::move(client).value();
+  zk_connected_ = zk->state() == ZkState::kConnected;
   zk_connected_gauge_->Set(zk_connected_ ? 1 : 0);
-  Status s = zk_->EnsurePath(config_.GetString("zookeeper.root"));
-  if (!s.ok()) spdlog::error("cannot create zookeeper.root: {}", s.ToString());
-  spdlog::info("connected to zookeeper {} (session 0x{:x})", connect, zk_->session_id());
+  spdlog::info("connected to zookeeper {} (session 0x{:x})", connect, zk->session_id());
+
+  nlohmann::json data = {{"id", id_},
+                         {"grpc", advertise_grpc_},
+                         {"http", OrDefault(config_.GetString("arbiter.advertise_http"),
+                                            config_.GetString("http.listen"))}};
+  auto election = std::make_unique<Election>(*zk, root_ + "/arbiter/election", data.dump(), [this](bool) {
+    MutexLock lock(&mu_);
+    events_.election_changed = true;
+    supervisor_cv_.SignalAll();
+  });
+  Election* joined = election.get();
+  {
+    MutexLock lock(&mu_);
+    zk_ = zk;
+    election_ = std::move(election);
+  }
+  if (Status s = joined->Start(); !s.ok()) {
+    spdlog::warn("cannot join the election: {}", s.ToString());
+    return true;  // the supervisor sees no election path and retries
+  }
+  MutexLock lock(&mu_);
+  election_path_ = joined->own_path();
+  return true;
 }
 
-void Arbiter::Stop() {
-  stopping_ = true;
-  if (connector_.joinable()) connector_.join();
-  if (http_) http_->Stop();
-  zk_.reset();
+void Arbiter::SupervisorLoop() {
+  while (!stopping_) {
+    bool need_connect;
+    {
+      MutexLock lock(&mu_);
+      need_connect = zk_ == nullptr || election_path_.empty();
+    }
+    if (need_connect) {
+      // A half-built session (election failed) is dropped and rebuilt.
+      std::unique_ptr<Election> old_election;
+      std::shared_ptr<ZkClient> old_zk;
+      {
+        MutexLock lock(&mu_);
+        old_election = std::move(election_);
+        old_zk = std::move(zk_);
+      }
+      old_election.reset();
+      old_zk.reset();
+      if (!Connect()) return;
+    }
+
+    Events events;
+    std::shared_ptr<ZkClient> zk;
+    Election* election = nullptr;
+    {
+      MutexLock lock(&mu_);
+      if (!events_.state_changed && !events_.election_changed && !stopping_) {
+        supervisor_cv_.WaitFor(kLeaderRefresh);
+      }
+      events = events_;
+      events_ = {};
+      zk = zk_;
+      election = election_.get();
+    }
+    if (stopping_ || !zk || !election) continue;
+
+    const ZkState state = zk->state();
+    if (state == ZkState::kExpired) {
+      spdlog::warn("zookeeper session expired; resigning and starting a new session");
+      book_.Resign();
+      leader_gauge_->Set(0);
+      MutexLock lock(&mu_);
+      election_path_.clear();  // the next turn rebuilds client and election
+      continue;
+    }
+    book_.SetConnected(state == ZkState::kConnected, clock_.Now());
+    if (events.state_changed && state == ZkState::kConnected) election->Refresh();
+
+    const bool leader = election->is_leader();
+    if (leader && !book_.leading() && state == ZkState::kConnected) {
+      if (Status s = TakeLeadership(*zk); !s.ok()) {
+        spdlog::warn("cannot take leadership yet: {}", s.ToString());
+      }
+    } else if (!leader && book_.leading()) {
+      book_.Resign();
+      leader_gauge_->Set(0);
+      spdlog::info("arbiter {} resigned", id_);
+    }
+    if (!leader) RefreshLeaderAddress(*election);
+    agents_gauge_->Set(static_cast<double>(agent_service_.open_streams()));
+  }
 }
 
-uint16_t Arbiter::http_port() const { return http_ ? http_->port() : 0; }
+Status Arbiter::TakeLeadership(ZkClient& zk) {
+  StateStore store(zk, root_);
+  auto clusters = store.ListClusters();
+  if (!clusters.ok()) return clusters.status();
+  std::map<std::string, ClusterState> states;
+  std::map<std::string, ClusterConfig> configs;
+  for (const std::string& cluster : *clusters) {
+    auto state = store.LoadState(cluster);
+    if (!state.ok()) return state.status();
+    auto config = store.LoadConfig(cluster);
+    if (!config.ok()) return config.status();
+    states[cluster] = std::move(state).value();
+    configs[cluster] = std::move(config).value();
+  }
+  book_.Lead(clock_.Now(), std::move(states), std::move(configs));
+  leader_gauge_->Set(1);
+  spdlog::info("arbiter {} leads ({} clusters); no promotion before one lease ({} ms) has passed", id_,
+               clusters->size(), config_.GetInt("lease_ms"));
+  return Status::Ok();
+}
+
+void Arbiter::RefreshLeaderAddress(Election& election) {
+  std::string address;
+  auto data = election.ReadLeaderData();
+  if (data.ok()) {
+    auto json = nlohmann::json::parse(*data, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object() && json.contains("grpc") && json["grpc"].is_string()) {
+      address = json["grpc"].get<std::string>();
+    }
+  }
+  MutexLock lock(&mu_);
+  if (!data.ok() && data.status().code() == StatusCode::kUnavailable) return;  // keep what we knew
+  leader_grpc_address_ = address;
+}
+
+v1::HeartbeatResponse Arbiter::OnHeartbeat(const v1::Heartbeat& heartbeat, uint64_t stream_id) {
+  const MonoTime start = RealClock().Now();
+  heartbeats_->Increment();
+  HeartbeatOutcome outcome = book_.OnHeartbeat(heartbeat, clock_.Now(), stream_id);
+  outcome.response.set_arbiter_id(id_);
+  if (!book_.leading()) {
+    MutexLock lock(&mu_);
+    if (leader_grpc_address_ != advertise_grpc_) outcome.response.set_leader_address(leader_grpc_address_);
+  }
+  if (outcome.failover_duration.count() > 0) {
+    const double seconds = std::chrono::duration<double>(outcome.failover_duration).count();
+    failover_seconds_->Observe(seconds);
+    spdlog::info("failover complete cluster={} instance={} epoch={} ({:.0f} ms after detection)",
+                 outcome.completed_cluster, heartbeat.instance_id(), heartbeat.epoch(), seconds * 1000);
+  }
+  if (heartbeat.gateway_process_gone()) {
+    MutexLock lock(&mu_);
+    decide_now_ = true;
+    decider_cv_.SignalAll();
+  }
+  heartbeat_seconds_->Observe(std::chrono::duration<double>(RealClock().Now() - start).count());
+  return outcome.response;
+}
+
+void Arbiter::OnStreamClosed(const std::string& cluster, const std::string& instance, uint64_t stream_id) {
+  if (!instance.empty()) book_.OnStreamClosed(cluster, instance, stream_id);
+}
+
+void Arbiter::DecisionLoop() {
+  const auto interval = std::chrono::milliseconds(config_.GetInt("decision_interval_ms"));
+  while (!stopping_) {
+    {
+      MutexLock lock(&mu_);
+      if (!decide_now_ && !stopping_) decider_cv_.WaitFor(interval);
+      decide_now_ = false;
+    }
+    if (stopping_) return;
+    for (const PendingChange& change : book_.Decide(clock_.Now())) Persist(change);
+  }
+}
+
+void Arbiter::Persist(const PendingChange& change) {
+  std::shared_ptr<ZkClient> zk;
+  std::string election_path;
+  {
+    MutexLock lock(&mu_);
+    zk = zk_;
+    election_path = election_path_;
+  }
+  if (!zk) {
+    book_.Abandoned(change.cluster, std::nullopt);
+    return;
+  }
+  StateStore store(*zk, root_);
+  auto written = store.WriteState(election_path, change.cluster, change.state);
+  if (written.ok()) {
+    state_writes_->Add({{"result", "ok"}}).Increment();
+    book_.Committed(change, *written, clock_.Now());
+    if (change.decision.promotion) {
+      promotions_->Add({{"reason", std::string(PromotionReasonName(*change.decision.promotion))}}).Increment();
+      spdlog::info("promoted cluster={} instance={} epoch={}: {}", change.cluster, change.state.active,
+                   change.state.epoch, change.decision.reason);
+    } else {
+      spdlog::info("cluster={} state changed: {}", change.cluster, change.decision.reason);
+    }
+    return;
+  }
+  state_writes_->Add({{"result", std::string(StatusCodeName(written.status().code()))}}).Increment();
+  spdlog::warn("cluster={}: cannot persist ({}): {}", change.cluster, change.decision.reason,
+               written.status().ToString());
+  // Whatever happened, ZooKeeper is the truth: read it back before deciding
+  // again (an UNAVAILABLE write may have been applied).
+  auto reloaded = store.LoadState(change.cluster);
+  book_.Abandoned(change.cluster,
+                  reloaded.ok() ? std::optional<ClusterState>(std::move(reloaded).value()) : std::nullopt);
+}
 
 }  // namespace baton::arbiter

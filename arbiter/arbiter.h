@@ -1,45 +1,116 @@
-// The arbiter process: connects to ZooKeeper (retrying with backoff while it
-// is unreachable), serves /healthz, /readyz and /metrics. Election, cluster
-// state and the REST API are added by the arbiter issue.
+// The arbiter process (docs/arbiter.md): keeps a ZooKeeper session (and a
+// new one after expiry), takes part in the leader election, answers agents'
+// heartbeat streams, and, while it leads, decides and persists promotions.
+// Serves /healthz, /readyz (ZooKeeper connected) and /metrics.
+//
+// Threads: the supervisor (ZooKeeper session, election, leadership changes,
+// leader address for followers), the decider (every decision_interval_ms
+// while leading: ClusterBook::Decide, then the guarded ZooKeeper writes),
+// gRPC's callback threads (heartbeats) and Poco's HTTP threads.
+//
+// Thread-safety: Start() and Stop() from one thread; the rest from any.
+// `clock` must outlive the arbiter.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
+#include "arbiter/agent_service.h"
+#include "arbiter/cluster_book.h"
+#include "arbiter/election.h"
+#include "arbiter/state_store.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/zk_client.h"
 
 namespace baton::arbiter {
 
-// Thread-safe: Start() and Stop() from the main thread; accessors anywhere.
-class Arbiter {
+class Arbiter : public HeartbeatHandler {
  public:
-  explicit Arbiter(const Config& config);
-  ~Arbiter();
+  explicit Arbiter(const Config& config, Clock& clock = RealClock());
+  ~Arbiter() override;
 
-  // Starts the HTTP server and the ZooKeeper connector. Fails if the HTTP
-  // address cannot be bound; ZooKeeper being down is not an error.
+  // Starts gRPC, HTTP and the threads. Fails if an address cannot be bound;
+  // ZooKeeper being down is not an error (the supervisor keeps trying).
   Status Start();
   void Stop();
 
   bool zookeeper_connected() const { return zk_connected_.load(); }
+  bool is_leader() const { return book_.leading(); }
   uint16_t http_port() const;
+  uint16_t grpc_port() const { return grpc_port_; }
+  const std::string& id() const { return id_; }
+
+  // HeartbeatHandler.
+  v1::HeartbeatResponse OnHeartbeat(const v1::Heartbeat& heartbeat, uint64_t stream_id) override;
+  void OnStreamClosed(const std::string& cluster, const std::string& instance, uint64_t stream_id) override;
 
  private:
-  void ConnectLoop();
+  // Events the ZooKeeper dispatcher hands to the supervisor.
+  struct Events {
+    bool state_changed = false;
+    bool election_changed = false;
+  };
+
+  void SupervisorLoop() EXCLUDES(mu_);
+  // Connects and joins the election; false when stopping.
+  bool Connect() EXCLUDES(mu_);
+  // Reads every cluster's state and config and starts leading.
+  Status TakeLeadership(ZkClient& zk) EXCLUDES(mu_);
+  void RefreshLeaderAddress(Election& election) EXCLUDES(mu_);
+  void DecisionLoop() EXCLUDES(mu_);
+  void Persist(const PendingChange& change) EXCLUDES(mu_);
+  void RegisterMetrics();
 
   const Config config_;
+  Clock& clock_;
+  const std::string id_;
+  const std::string advertise_grpc_;
+  const std::string root_;
   Metrics metrics_;
+  ClusterBook book_;
+  AgentService agent_service_{*this};
+
   prometheus::Gauge* zk_connected_gauge_ = nullptr;
+  prometheus::Gauge* leader_gauge_ = nullptr;
+  prometheus::Gauge* agents_gauge_ = nullptr;
+  prometheus::Counter* heartbeats_ = nullptr;
+  prometheus::Histogram* heartbeat_seconds_ = nullptr;
+  prometheus::Histogram* failover_seconds_ = nullptr;
+  prometheus::Family<prometheus::Counter>* promotions_ = nullptr;
+  prometheus::Family<prometheus::Counter>* state_writes_ = nullptr;
+
   std::unique_ptr<HttpServer> http_;
-  std::unique_ptr<ZkClient> zk_;
+  std::unique_ptr<grpc::Server> grpc_;
+  uint16_t grpc_port_ = 0;
   std::atomic<bool> zk_connected_{false};
   std::atomic<bool> stopping_{false};
-  std::thread connector_;
+
+  mutable Mutex mu_;
+  CondVar supervisor_cv_{&mu_};
+  CondVar decider_cv_{&mu_};
+  Events events_ GUARDED_BY(mu_);
+  bool decide_now_ GUARDED_BY(mu_) = false;
+  // Replaced by the supervisor after a session expiry; others copy the
+  // pointer under mu_ and use it without the lock.
+  std::shared_ptr<ZkClient> zk_ GUARDED_BY(mu_);
+  std::unique_ptr<Election> election_ GUARDED_BY(mu_);
+  std::string election_path_ GUARDED_BY(mu_);
+  std::string leader_grpc_address_ GUARDED_BY(mu_);
+
+  std::thread supervisor_;
+  std::thread decider_;
 };
 
 }  // namespace baton::arbiter

@@ -56,10 +56,16 @@ struct ClusterConfig {
 };
 
 std::string EncodeClusterState(const ClusterState& state);
-// INVALID_ARGUMENT naming the field on malformed input.
+// INVALID_ARGUMENT naming the field on malformed input: not a JSON object,
+// an unknown field, a wrong type, an active or sync-set id that is not a
+// member, the active in the sync set. Missing fields keep their defaults; the
+// sync set comes back sorted and deduplicated. Never throws. Encode writes
+// that normal form (dropping the active and duplicates from the sync set).
 Result<ClusterState> DecodeClusterState(std::string_view json);
 
 std::string EncodeClusterConfig(const ClusterConfig& config);
+// As DecodeClusterState; also refuses a mirror_mode other than "async" or
+// "sync" and values that do not fit uint32 (sync_standbys, priorities).
 Result<ClusterConfig> DecodeClusterConfig(std::string_view json);
 
 // The assignment every member of the cluster gets from `state` (without

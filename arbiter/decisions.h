@@ -4,6 +4,11 @@
 // on a manual clock (docs/arbiter.md has the rules and why).
 //
 // Thread-safety: none; the leader's decision thread owns each decider.
+//
+// Time bounds are inclusive at the lease end: a lease is surely over at
+// lease_surely_expired_at() (so failure is detected when now reaches it), and
+// a report is fresh for a failure when it was received strictly after the
+// detection.
 #pragma once
 
 #include <chrono>
@@ -18,7 +23,9 @@
 
 namespace baton::arbiter {
 
-// The latest heartbeat of one instance as the leader received it.
+// The latest heartbeat of one instance as the leader received it. The caller
+// passes only the reports of the cluster being decided (heartbeat.cluster is
+// not looked at here).
 struct InstanceReport {
   v1::Heartbeat heartbeat;
   MonoTime received{};
@@ -48,11 +55,13 @@ struct Decision {
   // nothing changes.
   std::optional<ClusterState> new_state;
   // One line for the log and the event history: "promote g2 to active at
-  // epoch 4 (process_gone: g1's agent reports its gateway exited)".
+  // epoch 4 (process_gone: g1's agent reports its gateway exited)". Empty
+  // exactly when new_state is nullopt.
   std::string reason;
   std::optional<PromotionReason> promotion;
   // When the failure that this promotion answers was detected (for the
-  // detection-to-active metric).
+  // detection-to-active metric); also set while a detected failure waits.
+  // A bootstrap has no failure: `now` of the call.
   MonoTime detected_at{};
   // When the cluster has no usable active and nothing can be done yet: what
   // the decider waits for ("lease of g1: 830 ms left", "fresh reports from 2
@@ -70,9 +79,11 @@ class ClusterDecider {
   // Whether the leader grants `instance` its assignment (and, for the active,
   // a lease renewal) in answer to `report`. Grants to the active are
   // remembered for the lease arithmetic. The active is refused while its
-  // agent reports the gateway unhealthy or gone; a standby or unassigned
-  // member is granted when it is a member; a non-member is refused until
-  // Decide() has added it.
+  // report is not healthy (health OK or DEGRADED, process not gone, stream
+  // open), and while `state` is older than a promotion Decide() returned (the
+  // caller has not persisted it yet); a standby or unassigned member is
+  // granted when it is a member; a non-member is refused until Decide() has
+  // added it.
   bool ShouldGrant(const ClusterState& state, const std::string& instance, const InstanceReport& report);
 
   // What to do now. Rules, in order:
@@ -83,17 +94,28 @@ class ClusterDecider {
   //     happens here.)
   //  2. Bootstrap (epoch 0, no active): once leader_since + lease + margin
   //     has passed, promote the best healthy reporting member with priority
-  //     >= 1; the others with priority >= 1 form the sync set.
+  //     >= 1; the other healthy reporting members with priority >= 1 form
+  //     the sync set.
   //  3. Failure of the active: detected when its agent reports the process
-  //     gone (fast path, no wait) or when the lease is surely expired (no
-  //     grant for lease + margin, counting leader_since as a grant).
+  //     gone (fast path, no wait for the lease) or when the lease is surely
+  //     expired (no grant for lease + margin, counting leader_since as a
+  //     grant, and the first sight of a new (epoch, active) as one so that a
+  //     new active has a lease's time to report). Epoch > 0 without an
+  //     active is a failure detected when the lease is surely expired.
+  //     Nobody is promoted before leader_since + lease + margin, not even on
+  //     the fast path (docs/arbiter.md: a new leader waits one lease).
   //  4. Promotion: candidates are sync-set members whose healthy report
   //     arrived after the detection. At least |sync_set| - k + 1 of them
   //     must have reported (k = effective sync_standbys), so that every
-  //     acknowledged write is on one of them; the best is the highest
-  //     durable position, then priority, then the lowest id. The new epoch
-  //     is one above every epoch stored or reported.
-  //  Maintenance skips 2-4. Never more than one promotion per call.
+  //     acknowledged write is on one of them (k = 0 means no write is on
+  //     any standby: all of them must report); the best is the highest
+  //     durable position, then priority, then the lowest id. A priority-0
+  //     member still counts for the quorum but is never promoted: if only
+  //     such members hold the highest position, the decider waits. The new
+  //     epoch is one above every epoch stored or reported (heartbeat,
+  //     durable and applied epochs); the new active leaves the sync set.
+  //  Maintenance skips 2-4. One change per call: a membership change is
+  //  returned alone, and promotions wait for a later call.
   Decision Decide(const ClusterState& state, const ClusterConfig& config, const Reports& reports, MonoTime now);
 
   // The time after which any lease this replica (or a predecessor) granted
@@ -102,11 +124,23 @@ class ClusterDecider {
 
  private:
   DecisionTiming timing_;
+  // Promotions wait for this even on the fast path: leader_since + lease +
+  // margin.
+  MonoTime first_promotion_at_;
+  // Never moves backwards.
   MonoTime lease_expired_at_;
-  // Epoch and active the last grant was for; a change resets the failure
-  // detection.
+  // Epoch and active that lease_expired_at_ is for (set by a grant, or by
+  // Decide() on first seeing them); a change restarts the failure detection
+  // by counting the change as a grant. Unset (tracking_ false) until the
+  // first call: leader_since already covers the state this leader found.
+  bool tracking_ = false;
   uint64_t granted_epoch_ = 0;
   std::string granted_active_;
+  // Highest epoch Decide() promoted to: a state below it is stale, and its
+  // active is not granted (the promotion may be persisting right now).
+  uint64_t decided_epoch_ = 0;
+
+  void Track(const ClusterState& state, MonoTime now);
 };
 
 // Effective priority of `instance`: the config's, else the one it reports.

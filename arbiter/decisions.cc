@@ -1,0 +1,310 @@
+#include "arbiter/decisions.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/fmt/ranges.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace baton::arbiter {
+namespace {
+
+// Healthy enough to be granted the active role or to be promoted: a report
+// from a stream that has ended says nothing about the present.
+bool IsHealthy(const InstanceReport& report) {
+  const v1::Health health = report.heartbeat.health();
+  return report.stream_open && !report.heartbeat.gateway_process_gone() &&
+         (health == v1::HEALTH_OK || health == v1::HEALTH_DEGRADED);
+}
+
+const InstanceReport* Find(const Reports& reports, const std::string& id) {
+  auto it = reports.find(id);
+  return it == reports.end() ? nullptr : &it->second;
+}
+
+// Milliseconds from `now` to `until`, rounded up so that "1 ms left" is
+// never shown as 0 while the wait is not over.
+int64_t MsLeft(MonoTime now, MonoTime until) {
+  return std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+}
+
+std::string IdList(const std::vector<std::string>& ids) { return fmt::format("{{{}}}", fmt::join(ids, ",")); }
+
+std::string PositionText(const v1::LogPosition& position) {
+  return fmt::format("{}:{}", position.epoch(), position.seq());
+}
+
+struct Candidate {
+  std::string id;
+  v1::LogPosition durable;
+  uint32_t priority = 0;
+};
+
+// Promotion order: highest durable (epoch, seq), then highest priority, then
+// lowest id.
+bool Before(const Candidate& a, const Candidate& b) {
+  const auto a_pos = std::make_pair(a.durable.epoch(), a.durable.seq());
+  const auto b_pos = std::make_pair(b.durable.epoch(), b.durable.seq());
+  if (a_pos != b_pos) return a_pos > b_pos;
+  if (a.priority != b.priority) return a.priority > b.priority;
+  return a.id < b.id;
+}
+
+// One above every epoch stored or reported, so that the new epoch fences
+// everything any gateway may have seen, even an epoch the state lost.
+uint64_t NextEpoch(const ClusterState& state, const Reports& reports) {
+  uint64_t highest = state.epoch;
+  for (const auto& [id, report] : reports) {
+    const v1::Heartbeat& hb = report.heartbeat;
+    highest = std::max({highest, hb.epoch(), hb.durable().epoch(), hb.applied().epoch()});
+  }
+  return highest + 1;
+}
+
+Decision Waiting(std::string what, MonoTime detected_at = {}) {
+  Decision decision;
+  decision.waiting_for = std::move(what);
+  decision.detected_at = detected_at;
+  return decision;
+}
+
+// Rule 1. Adds reporting instances as members (or updates their address) and
+// lets members that report as healthy standbys at the current epoch join the
+// sync set. nullopt when nothing changes.
+std::optional<Decision> Membership(const ClusterState& state, const ClusterConfig& config, const Reports& reports) {
+  ClusterState next = state;
+  std::vector<std::string> notes;
+  for (const auto& [id, report] : reports) {
+    const std::string& address = report.heartbeat.address();
+    if (id.empty() || address.empty()) continue;  // nothing anyone could connect to
+    auto [member, added] = next.members.try_emplace(id, address);
+    if (added) {
+      notes.push_back(fmt::format("add member {} at {}", id, address));
+    } else if (member->second != address) {
+      notes.push_back(fmt::format("member {} moves from {} to {}", id, member->second, address));
+      member->second = address;
+    }
+  }
+  std::vector<std::string> joined;
+  for (const auto& [id, report] : reports) {
+    if (!next.members.contains(id) || id == next.active) continue;
+    if (std::find(next.sync_set.begin(), next.sync_set.end(), id) != next.sync_set.end()) continue;
+    if (EffectivePriority(config, id, &report) == 0) continue;
+    const v1::Heartbeat& hb = report.heartbeat;
+    if (hb.role() != v1::ROLE_STANDBY || hb.epoch() != state.epoch || !IsHealthy(report)) continue;
+    next.sync_set.push_back(id);
+    joined.push_back(id);
+  }
+  if (notes.empty() && joined.empty()) return std::nullopt;
+  std::sort(next.sync_set.begin(), next.sync_set.end());
+  if (!joined.empty()) {
+    notes.push_back(fmt::format("{} join{} the sync set at epoch {}", fmt::join(joined, ","),
+                                joined.size() == 1 ? "s" : "", state.epoch));
+  }
+  Decision decision;
+  decision.new_state = std::move(next);
+  decision.reason = fmt::format("{}", fmt::join(notes, "; "));
+  return decision;
+}
+
+// Rule 2: the first active of a cluster.
+Decision Bootstrap(const ClusterState& state, const ClusterConfig& config, const Reports& reports, MonoTime now,
+                   MonoTime not_before) {
+  if (state.maintenance) return Waiting("maintenance");
+  if (now < not_before) {
+    return Waiting(fmt::format("first lease of this leader: {} ms left before the first promotion", MsLeft(now, not_before)));
+  }
+  std::vector<Candidate> candidates;
+  for (const auto& [id, address] : state.members) {
+    const InstanceReport* report = Find(reports, id);
+    if (report == nullptr || !IsHealthy(*report)) continue;
+    const uint32_t priority = EffectivePriority(config, id, report);
+    if (priority == 0) continue;
+    candidates.push_back({id, report->heartbeat.durable(), priority});
+  }
+  if (candidates.empty()) return Waiting("a healthy member with priority >= 1 to report");
+  std::sort(candidates.begin(), candidates.end(), Before);
+
+  ClusterState next = state;
+  next.epoch = NextEpoch(state, reports);
+  next.active = candidates.front().id;
+  next.sync_set.clear();
+  for (size_t i = 1; i < candidates.size(); ++i) next.sync_set.push_back(candidates[i].id);
+  std::sort(next.sync_set.begin(), next.sync_set.end());
+
+  Decision decision;
+  decision.reason = fmt::format("promote {} to active at epoch {} ({}: first active of the cluster, durable {}; sync set {})",
+                                next.active, next.epoch, PromotionReasonName(PromotionReason::kBootstrap),
+                                PositionText(candidates.front().durable), IdList(next.sync_set));
+  decision.new_state = std::move(next);
+  decision.promotion = PromotionReason::kBootstrap;
+  decision.detected_at = now;
+  return decision;
+}
+
+struct Failure {
+  MonoTime at;
+  PromotionReason reason;
+  std::string what;
+};
+
+// Rule 3 for a cluster with an active. nullopt while the active is usable or
+// its lease may still run.
+std::optional<Failure> DetectFailure(const ClusterState& state, const Reports& reports, MonoTime now,
+                                     MonoTime lease_expired_at) {
+  std::optional<Failure> failure;
+  const InstanceReport* active = Find(reports, state.active);
+  if (active != nullptr && active->heartbeat.gateway_process_gone()) {
+    failure = Failure{active->received, PromotionReason::kProcessGone,
+                      fmt::format("{}'s agent reports its gateway process gone", state.active)};
+  }
+  // Both can hold; the earlier detection admits more reports as fresh, and
+  // each alone proves the old active can acknowledge nothing more.
+  if (now >= lease_expired_at && (!failure || lease_expired_at < failure->at)) {
+    failure = Failure{lease_expired_at, PromotionReason::kLeaseExpired,
+                      fmt::format("{} was not renewed and its lease ran out {} ms ago", state.active,
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(now - lease_expired_at).count())};
+  }
+  return failure;
+}
+
+// Rule 4: promote the best fresh sync-set member once a quorum has reported.
+Decision Promote(const ClusterState& state, const ClusterConfig& config, const Reports& reports, MonoTime now,
+                 MonoTime not_before, const Failure& failure) {
+  if (state.maintenance) return Waiting("maintenance", failure.at);
+  if (now < not_before) {
+    return Waiting(fmt::format("first lease of this leader: {} ms left before any promotion", MsLeft(now, not_before)),
+                   failure.at);
+  }
+  std::vector<std::string> sync_set;
+  for (const std::string& id : state.sync_set) {
+    if (id != state.active) sync_set.push_back(id);  // the active is never its own successor
+  }
+  if (sync_set.empty()) return Waiting("a sync standby: the sync set is empty, so nobody can be promoted", failure.at);
+
+  // Acknowledged writes are on k members of the sync set, so any |S| - k + 1
+  // include one that has each of them. k = 0 puts no write on any standby:
+  // the best we can do is hear from all of them. While the configured k is
+  // clamped to |S|, the active may still ack under a smaller, older sync set
+  // (a member just joined and raised the effective k before the active's
+  // assignment caught up), so then every member must report.
+  const bool clamped = config.sync_standbys >= sync_set.size();
+  const size_t k = std::min<size_t>(config.sync_standbys, sync_set.size());
+  const size_t needed = k == 0 || clamped ? sync_set.size() : sync_set.size() - k + 1;
+  std::vector<Candidate> fresh;
+  for (const std::string& id : sync_set) {
+    const InstanceReport* report = Find(reports, id);
+    // Strictly after the detection: earlier reports may predate writes the
+    // old active acknowledged.
+    if (report == nullptr || !IsHealthy(*report) || report->received <= failure.at) continue;
+    fresh.push_back({id, report->heartbeat.durable(), EffectivePriority(config, id, report)});
+  }
+  if (fresh.size() < needed) {
+    return Waiting(fmt::format("fresh reports from {} of the sync set {} ({} so far)", needed, IdList(sync_set),
+                               fresh.size()),
+                   failure.at);
+  }
+  std::sort(fresh.begin(), fresh.end(), Before);
+  const Candidate& best = fresh.front();
+  if (best.priority == 0) {
+    // Promoting a less advanced member could lose a write only `best` has.
+    return Waiting(fmt::format("{} holds the highest durable position {} but has priority 0", best.id,
+                               PositionText(best.durable)),
+                   failure.at);
+  }
+
+  ClusterState next = state;
+  next.epoch = NextEpoch(state, reports);
+  next.active = best.id;
+  next.sync_set.erase(std::remove(next.sync_set.begin(), next.sync_set.end(), best.id), next.sync_set.end());
+
+  Decision decision;
+  decision.reason = fmt::format("promote {} to active at epoch {} ({}: {}; {} of {} sync standbys reported, durable {})",
+                                best.id, next.epoch, PromotionReasonName(failure.reason), failure.what, fresh.size(),
+                                sync_set.size(), PositionText(best.durable));
+  decision.new_state = std::move(next);
+  decision.promotion = failure.reason;
+  decision.detected_at = failure.at;
+  return decision;
+}
+
+}  // namespace
+
+std::string_view PromotionReasonName(PromotionReason reason) {
+  switch (reason) {
+    case PromotionReason::kBootstrap:
+      return "bootstrap";
+    case PromotionReason::kProcessGone:
+      return "process_gone";
+    case PromotionReason::kLeaseExpired:
+      return "lease_expired";
+  }
+  return "unknown";
+}
+
+uint32_t EffectivePriority(const ClusterConfig& config, const std::string& instance, const InstanceReport* report) {
+  if (auto it = config.priorities.find(instance); it != config.priorities.end()) return it->second;
+  return report == nullptr ? 0 : report->heartbeat.priority();
+}
+
+ClusterDecider::ClusterDecider(DecisionTiming timing, MonoTime leader_since)
+    : timing_(timing),
+      first_promotion_at_(leader_since + timing.lease + timing.lease_margin),
+      lease_expired_at_(first_promotion_at_) {}
+
+void ClusterDecider::Track(const ClusterState& state, MonoTime now) {
+  if (tracking_ && state.epoch == granted_epoch_ && state.active == granted_active_) return;
+  if (tracking_ && !state.active.empty()) {
+    // A new active (ours or an operator's) gets a lease's time to report
+    // before its silence counts as a failure.
+    lease_expired_at_ = std::max(lease_expired_at_, now + timing_.lease + timing_.lease_margin);
+  }
+  tracking_ = true;
+  granted_epoch_ = state.epoch;
+  granted_active_ = state.active;
+}
+
+bool ClusterDecider::ShouldGrant(const ClusterState& state, const std::string& instance, const InstanceReport& report) {
+  if (!state.members.contains(instance)) return false;
+  if (instance != state.active) return true;
+  if (state.epoch < decided_epoch_ || !IsHealthy(report)) return false;
+  tracking_ = true;
+  granted_epoch_ = state.epoch;
+  granted_active_ = state.active;
+  // The agent sent the heartbeat before we received it, so the gateway's
+  // lease ends by received + lease; never shorten a bound already given.
+  lease_expired_at_ = std::max(lease_expired_at_, report.received + timing_.lease + timing_.lease_margin);
+  return true;
+}
+
+Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& config, const Reports& reports,
+                                MonoTime now) {
+  Track(state, now);
+  if (std::optional<Decision> membership = Membership(state, config, reports)) return std::move(*membership);
+
+  Decision decision;
+  if (state.active.empty() && state.epoch == 0) {
+    decision = Bootstrap(state, config, reports, now, lease_expired_at_);
+  } else if (state.active.empty()) {
+    if (now < lease_expired_at_) {
+      return Waiting(fmt::format("the cluster has no active; leases granted before: {} ms left",
+                                 MsLeft(now, lease_expired_at_)));
+    }
+    decision = Promote(state, config, reports, now, first_promotion_at_,
+                       Failure{lease_expired_at_, PromotionReason::kLeaseExpired,
+                               fmt::format("the cluster has no active at epoch {}", state.epoch)});
+  } else if (std::optional<Failure> failure = DetectFailure(state, reports, now, lease_expired_at_)) {
+    decision = Promote(state, config, reports, now, first_promotion_at_, *failure);
+  } else {
+    const InstanceReport* active = Find(reports, state.active);
+    if (active == nullptr || !IsHealthy(*active)) {
+      return Waiting(fmt::format("lease of {}: {} ms left", state.active, MsLeft(now, lease_expired_at_)));
+    }
+    return decision;  // a healthy active: nothing to do
+  }
+  if (decision.new_state) decided_epoch_ = std::max(decided_epoch_, decision.new_state->epoch);
+  return decision;
+}
+
+}  // namespace baton::arbiter
