@@ -25,7 +25,10 @@ ConfigSchema GatewayConfigSchema() {
            "An idle replication stream sends a heartbeat this often; standbys ack each")
       .Enum("mirror.mode", "async", {"async", "sync"},
             "sync: the client waits for peer clusters; async: peers are delivered from the log")
-      .List("arbiter.addresses", "", "Arbiter gRPC addresses; empty = standalone, always active");
+      .List("arbiter.addresses", "",
+            "Arbiter gRPC addresses; empty = standalone (active until assigned), else no role until assigned")
+      .String("pid_file", "",
+              "Write this process's pid here once serving; removed on clean stop (the agent watches the pid)");
   return schema;
 }
 

@@ -6,10 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include "baton/v1/storage.pb.h"
+#include "common/process.h"
 #include "gateway/log/wal_reader.h"
 #include "gateway/store/metric.h"
 
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace baton::gateway {
 
@@ -24,6 +28,7 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const Config& config
   BATON_RETURN_IF_ERROR(server->Recover());
   BATON_RETURN_IF_ERROR(server->StartServing());
   server->snapshotter_ = std::thread([s = server.get()] { s->SnapshotLoop(); });
+  BATON_RETURN_IF_ERROR(server->WritePid());
   return server;
 }
 
@@ -56,7 +61,7 @@ void GatewayServer::RegisterMetrics() {
                 .Add({});
   role_gauge_ = &prometheus::BuildGauge()
                     .Name("baton_gateway_role")
-                    .Help("Role: 1 active, 2 standby (baton.v1.Role)")
+                    .Help("Role: 1 active, 2 standby, 3 unassigned (baton.v1.Role)")
                     .Register(registry)
                     .Add({});
   epoch_gauge_ = &prometheus::BuildGauge()
@@ -113,7 +118,9 @@ Status GatewayServer::Recover() {
     objects_->Set(static_cast<double>(store_->size()));
     index_pending_->Set(static_cast<double>(index_->pending_count()));
   });
-  role_ = std::make_unique<RoleState>(clock_, history_->last_epoch());
+  const bool standalone = config_.GetStringList("arbiter.addresses").empty();
+  role_ = std::make_unique<RoleState>(clock_, history_->last_epoch(), standalone);
+  if (!standalone) spdlog::info("arbiter.addresses is set: no role until the first assignment");
   objects_->Set(static_cast<double>(store_->size()));
   spdlog::info("recovered: {} objects, {} tombstones, log at {}, digest {:016x}", store_->size(),
                store_->tombstone_count(), wal_->durable_position().ToString(), store_->digest());
@@ -184,7 +191,7 @@ Status GatewayServer::StartServing() {
   source_options.sync_timeout = std::chrono::milliseconds(config_.GetInt("replication.sync_timeout_ms"));
   source_options.ack_window = std::max<Duration>(source_options.heartbeat * 10, std::chrono::milliseconds(200));
   source_ = std::make_unique<ReplicationSource>(*wal_, *history_, *role_, clock_, metrics_, source_options);
-  role_->set_failsafe_probe([this] { return source_->AllStandbysAcking(); });
+  role_->set_failsafe_probe([this] { return source_->FailsafeHolds(); });
   writes_->set_ack_gate([this](LogPosition position, std::function<void(Status)> ack) {
     source_->Await(position, std::move(ack));
   });
@@ -255,7 +262,7 @@ void GatewayServer::SnapshotLoop() {
   }
 }
 
-Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment) {
+Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::optional<MonoTime> deadline) {
   MutexLock lock(&role_change_mu_);
   const v1::Role before = role_->role();
   const uint64_t before_epoch = role_->epoch();
@@ -273,10 +280,10 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment) {
       if (!started.ok()) return started.status().WithContext("starting epoch " + std::to_string(assignment.epoch()));
       spdlog::info("epoch {} starts at {}", assignment.epoch(), started->ToString());
     }
-    BATON_RETURN_IF_ERROR(role_->Assign(assignment));
+    BATON_RETURN_IF_ERROR(role_->Assign(assignment, deadline));
     source_->Configure(assignment);
   } else {
-    BATON_RETURN_IF_ERROR(role_->Assign(assignment));
+    BATON_RETURN_IF_ERROR(role_->Assign(assignment, deadline));
     source_->Stop();
     if (before == v1::ROLE_ACTIVE || assignment.epoch() != before_epoch) replication_->EndStreams();
   }
@@ -287,7 +294,9 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment) {
   return Status::Ok();
 }
 
-Status GatewayServer::RenewLease(uint64_t epoch, uint32_t lease_ms) { return role_->RenewLease(epoch, lease_ms); }
+Status GatewayServer::RenewLease(uint64_t epoch, uint32_t lease_ms, std::optional<MonoTime> deadline) {
+  return role_->RenewLease(epoch, lease_ms, deadline);
+}
 
 v1::GetStateResponse GatewayServer::State() {
   v1::GetStateResponse state;
@@ -374,11 +383,32 @@ void GatewayServer::Stop() {
   stop_cv_.SignalAll();
   if (snapshotter_.joinable()) snapshotter_.join();
   if (http_) http_->Stop();
-  // Waiting writes fail first, so that gRPC's shutdown is not held up by
-  // calls that wait for standbys.
+  // Waiting writes fail first, and replication streams (which end only when
+  // their peer goes away) are cancelled, so that gRPC's shutdown is held up
+  // by neither; what is left are client calls that finish by themselves.
   if (source_) source_->Stop();
-  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (replication_) replication_->Shutdown();
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (wal_) wal_->Shutdown();
+  RemovePid();
+}
+
+Status GatewayServer::WritePid() {
+  const std::string& path = config_.GetString("pid_file");
+  if (path.empty()) return Status::Ok();
+  BATON_RETURN_IF_ERROR(WritePidFile(path).WithContext("pid_file"));
+  pid_written_ = true;
+  return Status::Ok();
+}
+
+void GatewayServer::RemovePid() {
+  if (!pid_written_) return;
+  pid_written_ = false;
+  const std::string& path = config_.GetString("pid_file");
+  // Only our own: a successor may already have written its pid there.
+  auto pid = ReadPidFile(path);
+  if (!pid.ok() || *pid != ::getpid()) return;
+  if (::unlink(path.c_str()) != 0) spdlog::warn("cannot remove pid_file {}: {}", path, std::strerror(errno));
 }
 
 }  // namespace baton::gateway

@@ -2,9 +2,14 @@
 // log, serves the client API, the control service and replication over gRPC
 // and /healthz, /readyz, /metrics over HTTP, and writes snapshots in the
 // background so recovery time and log size stay bounded. Its role comes
-// from assignments (control service); without any it is a standalone active.
+// from assignments (control service); before the first one it is a
+// standalone active (no arbiter.addresses) or unassigned (serves no client
+// call). With `pid_file` set, the file holds this process's pid from the
+// moment it serves until a clean Stop() (the agent watches that pid).
 //
 // Start() and Stop() from one thread (main); accessors from any thread.
+// Stop() returns within a few seconds: replication streams are cancelled
+// and client calls get at most 2 s to finish.
 #pragma once
 
 #include <atomic>
@@ -51,8 +56,9 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   Status TakeSnapshot();
 
   // ControlHandler (role changes are serialized).
-  Status ApplyAssignment(const v1::Assignment& assignment) override EXCLUDES(role_change_mu_);
-  Status RenewLease(uint64_t epoch, uint32_t lease_ms) override;
+  Status ApplyAssignment(const v1::Assignment& assignment, std::optional<MonoTime> deadline) override
+      EXCLUDES(role_change_mu_);
+  Status RenewLease(uint64_t epoch, uint32_t lease_ms, std::optional<MonoTime> deadline) override;
   v1::GetStateResponse State() override;
 
   // ReplicaHost.
@@ -69,6 +75,9 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   Status StartServing();
   void SnapshotLoop();
   void RegisterMetrics();
+  // pid_file: written once serving, removed by Stop() if it still names us.
+  Status WritePid();
+  void RemovePid();
 
   const Config config_;
   FileSystem& fs_;
@@ -89,6 +98,7 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;
   uint16_t grpc_port_ = 0;
+  bool pid_written_ = false;  // Start()/Stop() thread
 
   Mutex snapshot_mu_;  // one snapshot at a time
   // Written by TakeSnapshot() (any thread), read by the snapshotter.

@@ -1,12 +1,42 @@
 #include "gateway/role.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace baton::gateway {
 
-RoleState::RoleState(Clock& clock, uint64_t initial_epoch) : clock_(clock), epoch_(initial_epoch) {}
+bool FailsafeHolds(const std::vector<std::optional<StandbyAckView>>& standbys, MonoTime now, Duration ack_window) {
+  if (standbys.empty()) return false;
+  for (const std::optional<StandbyAckView>& s : standbys) {
+    // Silent for longer than the window (a stopped process keeps its TCP
+    // connection), or in touch with the arbiter: then the arbiter is
+    // reachable and this active is the one cut off, so it must stop.
+    if (!s || !s->streaming || now - s->last_ack > ack_window || s->arbiter_contact) return false;
+  }
+  return true;
+}
 
-Status RoleState::Assign(const v1::Assignment& assignment) {
+RoleState::RoleState(Clock& clock, uint64_t initial_epoch, bool standalone)
+    : clock_(clock), role_(standalone ? v1::ROLE_ACTIVE : v1::ROLE_UNASSIGNED), epoch_(initial_epoch) {}
+
+void RoleState::GrantLocked(uint32_t lease_ms, std::optional<MonoTime> deadline) {
+  const MonoTime now = clock_.Now();
+  if (role_ == v1::ROLE_ACTIVE) {
+    has_lease_ = lease_ms > 0 || deadline.has_value();
+    lease_deadline_ = lease_ms > 0 ? now + std::chrono::milliseconds(lease_ms) : MonoTime::max();
+    if (deadline) lease_deadline_ = std::min(lease_deadline_, *deadline);
+    contact_until_ = MonoTime{};
+    return;
+  }
+  has_lease_ = false;
+  if (lease_ms == 0) return;  // no lease, no arbiter behind it (manual operation)
+  MonoTime until = now + std::chrono::milliseconds(lease_ms / 4);
+  if (deadline) until = std::min(until, *deadline);
+  contact_until_ = std::max(contact_until_, until);
+}
+
+Status RoleState::Assign(const v1::Assignment& assignment, std::optional<MonoTime> deadline) {
   if (assignment.role() != v1::ROLE_ACTIVE && assignment.role() != v1::ROLE_STANDBY) {
     return Status::InvalidArgument("assignment.role: must be ROLE_ACTIVE or ROLE_STANDBY");
   }
@@ -17,25 +47,24 @@ Status RoleState::Assign(const v1::Assignment& assignment) {
                                       " is older than this gateway's epoch " + std::to_string(epoch_));
   }
   assigned_ = true;
+  if (assignment.role() != role_ || assignment.epoch() != epoch_) contact_until_ = MonoTime{};
   role_ = assignment.role();
   epoch_ = assignment.epoch();
   assignment_ = assignment;
-  has_lease_ = role_ == v1::ROLE_ACTIVE && assignment.lease_ms() > 0;
-  lease_deadline_ = clock_.Now() + std::chrono::milliseconds(assignment.lease_ms());
+  GrantLocked(assignment.lease_ms(), deadline);
   return Status::Ok();
 }
 
-Status RoleState::RenewLease(uint64_t epoch, uint32_t lease_ms) {
+Status RoleState::RenewLease(uint64_t epoch, uint32_t lease_ms, std::optional<MonoTime> deadline) {
   MutexLock lock(&mu_);
-  if (role_ != v1::ROLE_ACTIVE || !assigned_) {
-    return Status::FailedPrecondition("lease renewal: this gateway is not an assigned active");
+  if (!assigned_ || (role_ != v1::ROLE_ACTIVE && role_ != v1::ROLE_STANDBY)) {
+    return Status::FailedPrecondition("lease renewal: this gateway has no assignment yet");
   }
   if (epoch != epoch_) {
     return Status::FailedPrecondition("lease renewal for epoch " + std::to_string(epoch) +
                                       " but this gateway is at epoch " + std::to_string(epoch_));
   }
-  has_lease_ = lease_ms > 0;
-  lease_deadline_ = clock_.Now() + std::chrono::milliseconds(lease_ms);
+  GrantLocked(lease_ms, deadline);
   return Status::Ok();
 }
 
@@ -50,13 +79,16 @@ RoleState::Lease RoleState::LeaseStateLocked() const {
   return Lease::kExpired;
 }
 
+Status RoleState::NotServingLocked() const {
+  if (role_ == v1::ROLE_UNASSIGNED) return Status::Unavailable("this gateway has no role yet (waiting for the arbiter)");
+  const std::string& active = assignment_.active_address();
+  return Status::Unavailable("this gateway is a standby" +
+                             (active.empty() ? std::string("; no active is known") : "; the active is " + active));
+}
+
 Status RoleState::CheckWrite() {
   MutexLock lock(&mu_);
-  if (role_ != v1::ROLE_ACTIVE) {
-    std::string active = assignment_.active_address();
-    return Status::Unavailable("this gateway is a standby" +
-                               (active.empty() ? std::string("; no active is known") : "; the active is " + active));
-  }
+  if (role_ != v1::ROLE_ACTIVE) return NotServingLocked();
   if (LeaseStateLocked() == Lease::kExpired) {
     return Status::FailedPrecondition("the active's lease expired at epoch " + std::to_string(epoch_) +
                                       " (fenced until the arbiter renews or reassigns it)");
@@ -67,14 +99,12 @@ Status RoleState::CheckWrite() {
 Status RoleState::CheckRead() {
   MutexLock lock(&mu_);
   if (role_ == v1::ROLE_ACTIVE) return Status::Ok();
-  std::string active = assignment_.active_address();
-  return Status::Unavailable("this gateway is a standby" +
-                             (active.empty() ? std::string("; no active is known") : "; the active is " + active));
+  return NotServingLocked();
 }
 
 std::string RoleState::active_address() {
   MutexLock lock(&mu_);
-  return role_ == v1::ROLE_ACTIVE ? std::string() : assignment_.active_address();
+  return role_ == v1::ROLE_STANDBY ? assignment_.active_address() : std::string();
 }
 
 Status RoleState::CheckAck(uint64_t epoch, bool* needs_all_standbys) {
@@ -128,6 +158,11 @@ int64_t RoleState::lease_remaining_ms() const {
 bool RoleState::fenced() const {
   MutexLock lock(&mu_);
   return role_ == v1::ROLE_ACTIVE && LeaseStateLocked() == Lease::kExpired;
+}
+
+bool RoleState::arbiter_contact() const {
+  MutexLock lock(&mu_);
+  return role_ == v1::ROLE_STANDBY && clock_.Now() < contact_until_;
 }
 
 }  // namespace baton::gateway

@@ -1,25 +1,34 @@
 // RoleState: this gateway's role, epoch, assignment and lease, and therefore
-// whether it may take and acknowledge writes (PRODUCT.md §3–§5).
+// whether it may take and acknowledge writes (PRODUCT.md §3–§5,
+// docs/arbiter.md "Leases" and "Failsafe").
 //
 // Rules:
 //  - The epoch never goes down: an assignment at a lower epoch is refused.
-//  - A standby (or a gateway not yet assigned) answers every client call
-//    UNAVAILABLE and names the active.
-//  - An active takes writes while its lease lasts (deadline = time of the
-//    assignment or last renewal + lease_ms, on the monotonic clock; lease_ms
-//    0 = no lease). Past the deadline it is fenced: FAILED_PRECONDITION.
+//  - Under an arbiter (arbiter.addresses set) the gateway starts
+//    ROLE_UNASSIGNED and answers every client call UNAVAILABLE until its
+//    first assignment. Standalone (no arbiter) it is active at the log's
+//    epoch, without a lease, until an assignment arrives.
+//  - A standby answers every client call UNAVAILABLE and names the active.
+//  - An active takes writes while its lease lasts. The deadline is
+//    min(receipt + lease_ms, the absolute deadline the agent sent), on the
+//    monotonic clock; lease_ms 0 without a deadline = no lease. Past the
+//    deadline it is fenced: FAILED_PRECONDITION.
+//  - A standby renewed (or assigned) with a lease at its own epoch has
+//    arbiter contact until min(receipt + lease_ms / 4, that deadline); its
+//    replication acks say so (arbiter_contact()).
 //  - Failsafe (switched on by the assignment): past the deadline the active
-//    keeps going only while every standby of the assignment acks at this
-//    epoch (the caller reports that through `failsafe_holds`), and then only
-//    acknowledges a write once every one of those standbys has it.
-//  - Standalone (no arbiter): active at the log's epoch, no lease, until the
-//    first assignment arrives.
+//    keeps going only while the failsafe probe holds (FailsafeHolds():
+//    every standby of the assignment acks at this epoch and none reports
+//    arbiter contact), and then only acknowledges a write once every one of
+//    those standbys has it.
 //
-// Thread-safe: every method may be called from any thread.
+// Thread-safe: every method may be called from any thread. `clock` must
+// outlive the RoleState.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,19 +40,40 @@
 
 namespace baton::gateway {
 
+// The latest ack of one standby of the assignment, as the failsafe sees it.
+struct StandbyAckView {
+  bool streaming = false;        // a stream at this epoch is open (handshake done)
+  MonoTime last_ack{};           // when its latest ack arrived
+  bool arbiter_contact = false;  // what that ack said (ReplicateResponse.arbiter_contact)
+};
+
+// The failsafe rule (docs/arbiter.md "Failsafe"): true when there is at least
+// one standby and every one is streaming, acked within `ack_window` of `now`,
+// and did not report arbiter contact in its latest ack. A standby of the
+// assignment with no stream at all is passed as nullopt (it fails the rule).
+bool FailsafeHolds(const std::vector<std::optional<StandbyAckView>>& standbys, MonoTime now, Duration ack_window);
+
 class RoleState : public ServingGate {
  public:
-  RoleState(Clock& clock, uint64_t initial_epoch);
+  // `standalone`: no arbiter, so active at `initial_epoch` until assigned;
+  // otherwise ROLE_UNASSIGNED until the first Assign().
+  RoleState(Clock& clock, uint64_t initial_epoch, bool standalone = true);
 
   // Takes `assignment` if its epoch is not lower than the current one
-  // (FAILED_PRECONDITION otherwise, naming both). Starts the lease.
-  Status Assign(const v1::Assignment& assignment) EXCLUDES(mu_);
-  // Extends the lease of the current epoch; FAILED_PRECONDITION for another
-  // epoch or when this gateway is not the active.
-  Status RenewLease(uint64_t epoch, uint32_t lease_ms) EXCLUDES(mu_);
+  // (FAILED_PRECONDITION otherwise, naming both); INVALID_ARGUMENT for a
+  // role other than active or standby, or epoch 0. Starts the lease (active)
+  // or records arbiter contact (standby), bounded by `deadline` when given.
+  Status Assign(const v1::Assignment& assignment, std::optional<MonoTime> deadline = std::nullopt)
+      EXCLUDES(mu_);
+  // Renewal from the arbiter through the agent. Active: extends the lease of
+  // the current epoch. Standby: records arbiter contact. FAILED_PRECONDITION
+  // for another epoch, or when this gateway has no assignment (unassigned,
+  // or standalone); nothing changes then.
+  Status RenewLease(uint64_t epoch, uint32_t lease_ms, std::optional<MonoTime> deadline = std::nullopt)
+      EXCLUDES(mu_);
 
-  // Failsafe input: true while every standby of the assignment acks at this
-  // epoch. Set once by the owner before assignments arrive.
+  // Failsafe input (see FailsafeHolds()). Set once by the owner before
+  // assignments arrive. Called with mu_ held: it must not call back here.
   void set_failsafe_probe(std::function<bool()> probe) EXCLUDES(mu_);
 
   // ServingGate.
@@ -66,20 +96,26 @@ class RoleState : public ServingGate {
   int64_t lease_remaining_ms() const EXCLUDES(mu_);
   // Active past its lease with no failsafe to keep it going.
   bool fenced() const EXCLUDES(mu_);
+  // Standby that heard from the arbiter recently (see the rules above).
+  bool arbiter_contact() const EXCLUDES(mu_);
 
  private:
   // Lease state of an active; mu_ held.
   enum class Lease { kValid, kFailsafe, kExpired };
   Lease LeaseStateLocked() const REQUIRES(mu_);
+  // Lease (active) or contact (standby) from a grant received now.
+  void GrantLocked(uint32_t lease_ms, std::optional<MonoTime> deadline) REQUIRES(mu_);
+  Status NotServingLocked() const REQUIRES(mu_);
 
   Clock& clock_;
   mutable Mutex mu_;
   bool assigned_ GUARDED_BY(mu_) = false;
-  v1::Role role_ GUARDED_BY(mu_) = v1::ROLE_ACTIVE;
+  v1::Role role_ GUARDED_BY(mu_);
   uint64_t epoch_ GUARDED_BY(mu_);
   v1::Assignment assignment_ GUARDED_BY(mu_);
   MonoTime lease_deadline_ GUARDED_BY(mu_){};
   bool has_lease_ GUARDED_BY(mu_) = false;
+  MonoTime contact_until_ GUARDED_BY(mu_){};
   std::function<bool()> failsafe_probe_ GUARDED_BY(mu_);
 };
 

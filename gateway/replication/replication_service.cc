@@ -9,6 +9,7 @@
 
 #include "common/crc32c.h"
 #include "gateway/replication/entry_crc.h"
+#include "gateway/replication/replication_source.h"
 
 namespace baton::gateway {
 namespace {
@@ -20,18 +21,18 @@ ReplicationService::ReplicationService(std::string instance_id, Wal& wal, EpochH
     : instance_id_(std::move(instance_id)), wal_(wal), history_(history), role_(role), writes_(writes), host_(host) {}
 
 ReplicationService::~ReplicationService() {
-  {
-    MutexLock lock(&fetch_mu_);
-    stopping_ = true;
-  }
+  Shutdown();
   if (fetcher_.joinable()) fetcher_.join();
 }
 
 bool ReplicationService::Handshake(const v1::ReplicateRequest& hello, v1::ReplicateResponse* answer) {
   const uint64_t my_epoch = role_.epoch();
-  if (role_.role() != v1::ROLE_STANDBY) {
-    answer->set_error("instance " + instance_id_ + " is not a standby (it is the active at epoch " +
-                      std::to_string(my_epoch) + ")");
+  const v1::Role role = role_.role();
+  if (role != v1::ROLE_STANDBY) {
+    answer->set_error("instance " + instance_id_ + " is not a standby (" +
+                      (role == v1::ROLE_UNASSIGNED ? std::string("it has no role yet")
+                                                   : "it is the active at epoch " + std::to_string(my_epoch)) +
+                      ")");
     return false;
   }
   if (hello.epoch() != my_epoch) {
@@ -79,6 +80,7 @@ bool ReplicationService::Handshake(const v1::ReplicateRequest& hello, v1::Replic
   const LogPosition durable = wal_.durable_position();
   answer->mutable_durable()->set_epoch(durable.epoch);
   answer->mutable_durable()->set_seq(durable.seq);
+  answer->set_arbiter_contact(role_.arbiter_contact());
   return true;
 }
 
@@ -123,8 +125,37 @@ std::string ReplicationService::Append(const v1::ReplicateRequest& request, uint
   return "";
 }
 
+bool ReplicationService::Register(grpc::ServerContext* context) {
+  MutexLock lock(&calls_mu_);
+  if (shut_down_) return false;
+  calls_.insert(context);
+  return true;
+}
+
+void ReplicationService::Unregister(grpc::ServerContext* context) {
+  MutexLock lock(&calls_mu_);
+  calls_.erase(context);
+}
+
+void ReplicationService::Shutdown() {
+  {
+    MutexLock lock(&calls_mu_);
+    shut_down_ = true;
+    for (grpc::ServerContext* context : calls_) context->TryCancel();
+  }
+  MutexLock lock(&fetch_mu_);
+  stopping_ = true;
+  if (fetch_context_) fetch_context_->TryCancel();
+}
+
 grpc::Status ReplicationService::Replicate(
     grpc::ServerContext* context, grpc::ServerReaderWriter<v1::ReplicateResponse, v1::ReplicateRequest>* stream) {
+  if (!Register(context)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down");
+  struct Unregistration {
+    ReplicationService* service;
+    grpc::ServerContext* context;
+    ~Unregistration() { service->Unregister(context); }
+  } unregistration{this, context};
   v1::ReplicateRequest request;
   if (!stream->Read(&request)) return grpc::Status::OK;
   const uint64_t generation = generation_.fetch_add(1) + 1;
@@ -149,6 +180,7 @@ grpc::Status ReplicationService::Replicate(
     const LogPosition durable = wal_.durable_position();
     response.mutable_durable()->set_epoch(durable.epoch);
     response.mutable_durable()->set_seq(durable.seq);
+    response.set_arbiter_contact(role_.arbiter_contact());
     if (!stream->Write(response)) break;
   }
   return grpc::Status::OK;
@@ -159,6 +191,12 @@ grpc::Status ReplicationService::FetchSnapshot(grpc::ServerContext* context, con
   if (role_.role() != v1::ROLE_ACTIVE) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "instance " + instance_id_ + " is not the active");
   }
+  if (!Register(context)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down");
+  struct Unregistration {
+    ReplicationService* service;
+    grpc::ServerContext* context;
+    ~Unregistration() { service->Unregister(context); }
+  } unregistration{this, context};
   auto bytes = host_.SnapshotForPeer();
   if (!bytes.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, bytes.status().ToString());
   const std::string& file = *bytes;
@@ -199,9 +237,21 @@ void ReplicationService::StartSnapshotFetch(std::vector<EpochStartEntry> active_
 void ReplicationService::FetchAndInstall(std::string address, uint64_t epoch,
                                          std::vector<EpochStartEntry> active_history) {
   pthread_setname_np(pthread_self(), "baton-snap-fetch");
-  auto stub = v1::Replication::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub = v1::Replication::NewStub(NewReplicationChannel(address));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  {
+    MutexLock lock(&fetch_mu_);
+    if (stopping_) return;
+    fetch_context_ = &context;
+  }
+  struct ContextReset {
+    ReplicationService* service;
+    ~ContextReset() {
+      MutexLock lock(&service->fetch_mu_);
+      service->fetch_context_ = nullptr;
+    }
+  } context_reset{this};
   v1::FetchSnapshotRequest request;
   request.set_epoch(epoch);
   request.set_standby_instance(instance_id_);

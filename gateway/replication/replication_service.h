@@ -6,13 +6,17 @@
 //    positions, applies them in order and acks its durable position.
 //  - FetchSnapshot (active side): streams its newest snapshot in chunks.
 // A standby fetches a snapshot itself (a background thread) when its
-// handshake answer was needs_snapshot.
+// handshake answer was needs_snapshot. Every ack a standby sends says
+// whether it has arbiter contact (RoleState::arbiter_contact()), which the
+// active's failsafe needs. Protocol: docs/replication.md.
 //
 // Thread-safe: gRPC calls handlers concurrently; only the newest stream
-// appends (a new stream supersedes the one before it).
+// appends (a new stream supersedes the one before it). `wal`, `history`,
+// `role`, `writes` and `host` must outlive the service.
 #pragma once
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -60,6 +64,11 @@ class ReplicationService final : public v1::Replication::Service {
     MutexLock lock(&apply_mu_);
     generation_.fetch_add(1);
   }
+  // Cancels every open Replicate and FetchSnapshot call and this standby's
+  // own snapshot fetch, and refuses new ones (UNAVAILABLE), so that the gRPC
+  // server's shutdown need not wait for streams that never end by
+  // themselves. Call before grpc::Server::Shutdown(); idempotent.
+  void Shutdown() EXCLUDES(calls_mu_, fetch_mu_);
   // Snapshots installed since start.
   uint64_t snapshots_installed() const { return snapshots_installed_.load(); }
 
@@ -69,7 +78,12 @@ class ReplicationService final : public v1::Replication::Service {
   // Persists and applies one message's entries; error text on failure.
   std::string Append(const v1::ReplicateRequest& request, uint64_t generation) EXCLUDES(apply_mu_);
   void StartSnapshotFetch(std::vector<EpochStartEntry> active_history) EXCLUDES(fetch_mu_);
-  void FetchAndInstall(std::string address, uint64_t epoch, std::vector<EpochStartEntry> active_history);
+  void FetchAndInstall(std::string address, uint64_t epoch, std::vector<EpochStartEntry> active_history)
+      EXCLUDES(fetch_mu_);
+  // Open server calls, so Shutdown() can cancel them; Register() is false
+  // once shut down.
+  bool Register(grpc::ServerContext* context) EXCLUDES(calls_mu_);
+  void Unregister(grpc::ServerContext* context) EXCLUDES(calls_mu_);
 
   const std::string instance_id_;
   Wal& wal_;
@@ -83,9 +97,14 @@ class ReplicationService final : public v1::Replication::Service {
   // Serializes appends, truncation and snapshot installs.
   Mutex apply_mu_;
 
+  Mutex calls_mu_;
+  std::set<grpc::ServerContext*> calls_ GUARDED_BY(calls_mu_);
+  bool shut_down_ GUARDED_BY(calls_mu_) = false;
+
   Mutex fetch_mu_;
   bool fetching_ GUARDED_BY(fetch_mu_) = false;
   bool stopping_ GUARDED_BY(fetch_mu_) = false;
+  grpc::ClientContext* fetch_context_ GUARDED_BY(fetch_mu_) = nullptr;  // the fetch in progress
   std::thread fetcher_;
 };
 

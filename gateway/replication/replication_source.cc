@@ -15,6 +15,17 @@
 
 namespace baton::gateway {
 
+std::shared_ptr<grpc::Channel> NewReplicationChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  // gRPC's defaults (1 s initial, x1.6, up to 120 s) would leave a
+  // restarted peer unseen for seconds; peers here are on the same network.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
 // One standby's stream. Its thread writes; a second thread reads the acks.
 class ReplicationSource::Sender {
  public:
@@ -33,27 +44,30 @@ class ReplicationSource::Sender {
   }
 
   const std::string& address() const { return address_; }
+  // The latest ack, for the failsafe rule.
+  StandbyAckView ack_view() const {
+    MutexLock lock(&mu_);
+    return StandbyAckView{.streaming = connected(), .last_ack = last_ack_, .arbiter_contact = arbiter_contact_};
+  }
   uint64_t epoch() const { return epoch_; }
   bool sync() const { return sync_; }
   void set_sync(bool sync) { sync_ = sync; }
   uint64_t acked_seq() const { return acked_seq_.load(std::memory_order_acquire); }
   bool connected() const { return connected_.load(); }
-  MonoTime last_ack() const {
-    MutexLock lock(&mu_);
-    return last_ack_;
-  }
 
-  v1::StandbyState State(uint64_t durable_seq, MonoTime now) const {
+  // `ack_window`: a standby silent for longer (e.g. SIGSTOPped, its TCP
+  // connection still open) is reported not connected.
+  v1::StandbyState State(uint64_t durable_seq, MonoTime now, Duration ack_window) const {
     v1::StandbyState s;
     s.set_instance_id(instance_);
     s.set_address(address_);
-    s.set_connected(connected());
     s.mutable_acked()->set_epoch(epoch_);
     const uint64_t acked = acked_seq();
     s.mutable_acked()->set_seq(acked);
     s.set_lag_entries(durable_seq > acked ? durable_seq - acked : 0);
     s.set_sync(sync_);
     MutexLock lock(&mu_);
+    s.set_connected(connected() && now - last_ack_ <= ack_window);
     s.set_last_error(last_error_);
     if (durable_seq > acked && behind_since_ != MonoTime{}) s.set_lag_seconds(ToSeconds(now - behind_since_));
     return s;
@@ -68,15 +82,21 @@ class ReplicationSource::Sender {
 
   void Run() {
     pthread_setname_np(pthread_self(), "baton-repl-send");
-    Backoff backoff(BackoffOptions{.initial = std::chrono::milliseconds(50), .max = std::chrono::seconds(2)});
-    auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-    auto stub = v1::Replication::NewStub(channel);
+    // Retries of a standby that is down stay cheap (one connect attempt), so
+    // a short cap lets a restarted standby be found within half a second.
+    Backoff backoff(BackoffOptions{.initial = std::chrono::milliseconds(50), .max = std::chrono::milliseconds(500)});
+    std::unique_ptr<v1::Replication::Stub> stub;
     while (true) {
       {
         MutexLock lock(&mu_);
         if (stopping_) return;
       }
-      if (RunStream(*stub)) backoff.Reset();
+      // A stream that never reached the standby gets a fresh channel next
+      // time: an old one may sit in gRPC's own reconnect backoff.
+      if (!stub) stub = v1::Replication::NewStub(NewReplicationChannel(address_));
+      bool reached = false;
+      if (RunStream(*stub, &reached)) backoff.Reset();
+      if (!reached) stub.reset();
       connected_ = false;
       const Duration delay = backoff.Next();
       MutexLock lock(&mu_);
@@ -84,8 +104,9 @@ class ReplicationSource::Sender {
     }
   }
 
-  // One stream until it breaks; true if the handshake succeeded.
-  bool RunStream(v1::Replication::Stub& stub) {
+  // One stream until it breaks; true if the handshake succeeded. *reached:
+  // the standby answered the handshake at all.
+  bool RunStream(v1::Replication::Stub& stub, bool* reached) {
     auto context = std::make_unique<grpc::ClientContext>();
     {
       MutexLock lock(&mu_);
@@ -121,6 +142,7 @@ class ReplicationSource::Sender {
       SetError("cannot reach the standby");
       return finish();
     }
+    *reached = true;
     if (!answer.error().empty()) {
       SetError("standby refused the stream: " + answer.error());
       return finish();
@@ -135,7 +157,7 @@ class ReplicationSource::Sender {
                    answer.truncated());
     }
     uint64_t next_seq = answer.durable().seq() + 1;
-    RecordAck(answer.durable().seq());
+    RecordAck(answer.durable().seq(), answer.arbiter_contact());
     SetError("");
     connected_ = true;
     spdlog::info("replication to {} ({}) streaming from seq {} at epoch {}", instance_, address_, next_seq, epoch_);
@@ -149,7 +171,7 @@ class ReplicationSource::Sender {
           SetError("standby refused entries: " + response.error());
           break;
         }
-        RecordAck(response.durable().seq());
+        RecordAck(response.durable().seq(), response.arbiter_contact());
       }
       broken = true;
     });
@@ -196,11 +218,15 @@ class ReplicationSource::Sender {
     return finish();
   }
 
-  void RecordAck(uint64_t seq) {
+  void RecordAck(uint64_t seq, bool arbiter_contact) {
     acked_seq_.store(seq, std::memory_order_release);
     {
       MutexLock lock(&mu_);
       last_ack_ = source_.clock_.Now();
+      if (arbiter_contact != arbiter_contact_) {
+        spdlog::debug("standby {} {} contact with the arbiter", instance_, arbiter_contact ? "reports" : "lost");
+      }
+      arbiter_contact_ = arbiter_contact;
       if (seq >= source_.wal_.durable_position().seq) behind_since_ = MonoTime{};
     }
     source_.OnAck();
@@ -225,6 +251,7 @@ class ReplicationSource::Sender {
   grpc::ClientContext* context_ GUARDED_BY(mu_) = nullptr;
   std::string last_error_ GUARDED_BY(mu_);
   MonoTime last_ack_ GUARDED_BY(mu_){};
+  bool arbiter_contact_ GUARDED_BY(mu_) = false;  // as the latest ack said
   MonoTime behind_since_ GUARDED_BY(mu_){};
   std::thread thread_;
 };
@@ -392,17 +419,14 @@ void ReplicationSource::Evaluate() {
   for (auto& [done, status] : decided) done(status);
 }
 
-bool ReplicationSource::AllStandbysAcking() const {
+bool ReplicationSource::FailsafeHolds() const {
   MutexLock lock(&mu_);
-  if (assignment_.standbys().empty()) return false;
-  const MonoTime now = clock_.Now();
+  std::vector<std::optional<StandbyAckView>> views;
   for (const auto& [id, address] : assignment_.standbys()) {
     auto it = senders_.find(id);
-    if (it == senders_.end() || !it->second->connected() || now - it->second->last_ack() > options_.ack_window) {
-      return false;
-    }
+    views.push_back(it == senders_.end() ? std::nullopt : std::optional<StandbyAckView>(it->second->ack_view()));
   }
-  return true;
+  return gateway::FailsafeHolds(views, clock_.Now(), options_.ack_window);
 }
 
 std::vector<v1::StandbyState> ReplicationSource::States() const {
@@ -410,7 +434,7 @@ std::vector<v1::StandbyState> ReplicationSource::States() const {
   MutexLock lock(&mu_);
   const uint64_t durable = wal_.durable_position().seq;
   const MonoTime now = clock_.Now();
-  for (const auto& [id, sender] : senders_) out.push_back(sender->State(durable, now));
+  for (const auto& [id, sender] : senders_) out.push_back(sender->State(durable, now, options_.ack_window));
   return out;
 }
 
@@ -425,7 +449,7 @@ void ReplicationSource::TimerLoop() {
     const uint64_t durable = wal_.durable_position().seq;
     const MonoTime now = clock_.Now();
     for (const auto& [id, sender] : senders_) {
-      v1::StandbyState s = sender->State(durable, now);
+      v1::StandbyState s = sender->State(durable, now, options_.ack_window);
       lag_entries_.Add({{"standby", id}}).Set(static_cast<double>(s.lag_entries()));
       lag_seconds_.Add({{"standby", id}}).Set(s.lag_seconds());
     }

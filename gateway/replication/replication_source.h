@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/channel.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
@@ -32,13 +33,18 @@
 
 namespace baton::gateway {
 
+// A client channel to a peer gateway's Replication service, with short
+// reconnect backoff (50 ms .. 1 s) and large messages allowed.
+std::shared_ptr<grpc::Channel> NewReplicationChannel(const std::string& address);
+
 struct ReplicationSourceOptions {
   std::string instance_id;
   // Idle senders send a heartbeat this often; the standby acks each.
   Duration heartbeat = std::chrono::milliseconds(50);
   // A write the sync rule does not accept within this fails UNAVAILABLE.
   Duration sync_timeout = std::chrono::seconds(5);
-  // A standby counts as acking (failsafe) if it acked within this.
+  // A standby counts as acking (failsafe) and as connected (GetState) if
+  // it acked within this.
   Duration ack_window = std::chrono::milliseconds(500);
   size_t max_batch_records = 1024;
   size_t max_batch_bytes = 4u << 20;
@@ -62,9 +68,10 @@ class ReplicationSource {
   // or the epoch moved on). May call `done` before returning.
   void Await(LogPosition position, std::function<void(Status)> done) EXCLUDES(mu_);
 
-  // Failsafe probe: every standby of the assignment acked within ack_window
-  // at the current epoch (false with no standbys).
-  bool AllStandbysAcking() const EXCLUDES(mu_);
+  // Failsafe probe (gateway::FailsafeHolds): every standby of the assignment
+  // streams at the current epoch, acked within ack_window, and its latest
+  // ack did not report arbiter contact (false with no standbys).
+  bool FailsafeHolds() const EXCLUDES(mu_);
 
   std::vector<v1::StandbyState> States() const EXCLUDES(mu_);
 

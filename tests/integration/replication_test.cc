@@ -9,6 +9,7 @@
 // only processes the fixture started are signalled. BATON_TEST_SEED replays
 // the random vectors; BATON_KEEP_TEMP=1 keeps data dirs and logs.
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -31,8 +32,10 @@
 #include "baton/v1/control.grpc.pb.h"
 #include "baton/v1/gateway.grpc.pb.h"
 #include "common/mutex.h"
+#include "common/process.h"
 #include "tests/support/binaries.h"
 #include "tests/support/gateway_cluster.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_util.h"
 
 namespace baton::testing {
@@ -71,6 +74,69 @@ std::string Describe(const grpc::Status& s) { return CodeName(s.error_code()) + 
 int64_t MsSince(steady_clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(steady_clock::now() - t).count();
 }
+
+// CLOCK_MONOTONIC now, in ns: what an agent puts in deadline_monotonic_ns.
+int64_t MonotonicNanos() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Stands in for the instance agents of `members`: RenewLease(epoch,
+// lease_ms) to each every `period` until destroyed. Its thread waits on a
+// condition variable between rounds (a timer, not a synchronisation).
+class Renewer {
+ public:
+  Renewer(Cluster& cluster, std::vector<int> members, uint64_t epoch, uint32_t lease_ms, milliseconds period)
+      : cluster_(cluster), members_(std::move(members)), epoch_(epoch), lease_ms_(lease_ms), period_(period) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Renewer() { Stop(); }
+  void Stop() {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+      cv_.SignalAll();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t renewed() const { return renewed_.load(); }
+  std::vector<std::string> failures() {
+    MutexLock lock(&mu_);
+    return failures_;
+  }
+
+ private:
+  void Run() {
+    MutexLock lock(&mu_);
+    while (!stop_) {
+      mu_.Unlock();
+      for (int m : members_) {
+        Status s = cluster_.RenewLease(m, epoch_, lease_ms_);
+        if (s.ok()) {
+          renewed_.fetch_add(1);
+        } else {
+          MutexLock failed(&mu_);
+          failures_.push_back(s.ToString());
+        }
+      }
+      mu_.Lock();
+      if (!stop_) cv_.WaitFor(period_);
+    }
+  }
+
+  Cluster& cluster_;
+  const std::vector<int> members_;
+  const uint64_t epoch_;
+  const uint32_t lease_ms_;
+  const milliseconds period_;
+  std::atomic<uint64_t> renewed_{0};
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::vector<std::string> failures_ GUARDED_BY(mu_);
+  std::thread thread_;
+};
 
 // What one acknowledged write stored.
 struct AckedWrite {
@@ -258,6 +324,12 @@ const v1::StandbyState* FindStandby(const v1::GetStateResponse& state, const std
   }
   return nullptr;
 }
+
+#define EXPECT_OK_STATUS(expr)                              \
+  do {                                                      \
+    const ::baton::Status _s = (expr);                      \
+    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
 
 #define ASSERT_OK(expr)                                     \
   do {                                                      \
@@ -667,6 +739,21 @@ TEST(Replication, LeaseExpiryFencesWritesOnRealClock) {
   EXPECT_EQ(expired.lease_remaining_ms(), 0) << Cluster::Describe(expired);
   EXPECT_EQ(expired.role(), v1::ROLE_ACTIVE);
 
+  // A renewal whose absolute deadline (CLOCK_MONOTONIC, shared with the
+  // gateway) has passed, as one delayed in a socket would be, leaves it
+  // fenced however long its lease_ms.
+  ASSERT_OK(cluster.RenewLease(0, 1, 10000, MonotonicNanos() - 1'000'000));
+  auto late = cluster.Insert(0, Cluster::MakeObject("lease-late-renewal", FixedVector(2)));
+  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(late.status);
+  ASSERT_OK_AND_ASSIGN(still_fenced, cluster.GetState(0));
+  EXPECT_TRUE(still_fenced.fenced()) << Cluster::Describe(still_fenced);
+  EXPECT_EQ(still_fenced.lease_remaining_ms(), 0) << Cluster::Describe(still_fenced);
+  // A deadline before receipt + lease_ms bounds the lease.
+  ASSERT_OK(cluster.RenewLease(0, 1, 60000, MonotonicNanos() + 20'000'000'000));
+  ASSERT_OK_AND_ASSIGN(bounded, cluster.GetState(0));
+  EXPECT_GT(bounded.lease_remaining_ms(), 15000) << Cluster::Describe(bounded);
+  EXPECT_LE(bounded.lease_remaining_ms(), 20000) << Cluster::Describe(bounded);
+
   // Renewal at another epoch is refused; at this one it restores writes.
   EXPECT_EQ(cluster.RenewLease(0, 2, 10000).code(), StatusCode::kFailedPrecondition);
   ASSERT_OK(cluster.RenewLease(0, 1, 10000));
@@ -710,8 +797,9 @@ TEST(Replication, FailsafeKeepsServingWhileStandbysAck) {
   // silent for the ack window (10 x replication.heartbeat_ms = 500 ms), then
   // the failsafe no longer holds, the active is fenced and the write answers
   // FAILED_PRECONDITION -- before the 1000 ms sync timeout could answer
-  // UNAVAILABLE. No write succeeds once s2 is stopped. GetState still shows
-  // s2 connected (the TCP connection is alive), but behind.
+  // UNAVAILABLE. No write succeeds once s2 is stopped. GetState shows s2
+  // behind and, once silent for the ack window, not connected (although its
+  // TCP connection is alive).
   ASSERT_OK(cluster.Pause(s2));
   int n = 100;
   int succeeded_after_stop = 0;
@@ -740,6 +828,13 @@ TEST(Replication, FailsafeKeepsServingWhileStandbysAck) {
   const v1::StandbyState* stopped = FindStandby(fenced_state, cluster.id(s2));
   ASSERT_NE(stopped, nullptr) << Cluster::Describe(fenced_state);
   EXPECT_LT(stopped->acked().seq(), fenced_state.durable().seq()) << Cluster::Describe(fenced_state);
+  EXPECT_OK_STATUS(cluster.WaitForState(
+      active,
+      [&](const v1::GetStateResponse& st) {
+        const v1::StandbyState* s = FindStandby(st, cluster.id(s2));
+        return s != nullptr && !s->connected();
+      },
+      seconds(3), "the stopped s2 reported not connected"));
   // Fenced: an active whose lease is gone answers FAILED_PRECONDITION.
   auto fenced_write = cluster.Insert(active, Cluster::MakeObject("fs-fenced", FixedVector(4)));
   EXPECT_EQ(fenced_write.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(fenced_write.status);
@@ -775,6 +870,161 @@ TEST(Replication, FailsafeKeepsServingWhileStandbysAck) {
       },
       seconds(5)))
       << Describe(after_renewal);
+}
+
+// ---------------------------------------------------------------------------
+// h. Failsafe denied: the standbys hear from the arbiter (their agents renew
+// them) and the active does not. The active is the one cut off, so it must
+// stop at its lease deadline although every standby still acks, and the
+// arbiter may promote after the lease (docs/arbiter.md "Failsafe").
+TEST(Replication, FailsafeEndsAtTheDeadlineWhenStandbysHearTheArbiter) {
+  Cluster cluster({.size = 3, .dimension = kDimension, .extra_args = {"--replication.sync_timeout_ms", "1000"}});
+  const int active = 0, s1 = 1, s2 = 2;
+  const uint32_t lease_ms = 1500;
+  ASSERT_OK(cluster.StartAll());
+  ASSERT_OK(cluster.AssignActiveWithStandbys(active, {s1, s2}, 1, 1, std::nullopt, 30000, /*failsafe=*/true));
+  // The agents of s1 and s2 renew them (contact lasts lease_ms / 4 = 375 ms).
+  Renewer renewer(cluster, {s1, s2}, 1, lease_ms, milliseconds(100));
+  ASSERT_TRUE(Cluster::WaitFor([&] { return renewer.renewed() >= 4; }, seconds(5)));
+  // The active's lease, granted now, is never renewed.
+  const auto granted = steady_clock::now();
+  ASSERT_OK(cluster.RenewLease(active, 1, lease_ms));
+
+  int n = 0;
+  grpc::Status last;
+  int64_t fenced_after_ms = -1;
+  std::vector<std::string> odd;
+  const bool fenced = Cluster::WaitFor(
+      [&] {
+        auto w = cluster.Insert(active, Cluster::MakeObject("deny-" + std::to_string(n++), FixedVector(1)));
+        last = w.status;
+        if (w.status.ok()) return false;
+        if (w.status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) odd.push_back(Describe(w.status));
+        fenced_after_ms = MsSince(granted);
+        return true;
+      },
+      seconds(10));
+  ASSERT_TRUE(fenced) << "writes still " << Describe(last) << " 10 s after a " << lease_ms
+                      << " ms lease with the standbys in touch with the arbiter";
+  EXPECT_TRUE(odd.empty()) << "unexpected failures:" << Join(odd);
+  std::cout << "fenced " << fenced_after_ms << " ms after the last grant (lease " << lease_ms << " ms), " << n - 1
+            << " writes acknowledged before" << std::endl;
+  EXPECT_GE(fenced_after_ms, lease_ms) << "fenced before the lease ran out";
+  EXPECT_LT(fenced_after_ms, lease_ms + 1000) << "the failsafe kept the active past its deadline";
+  ASSERT_OK_AND_ASSIGN(state, cluster.GetState(active));
+  EXPECT_TRUE(state.fenced()) << Cluster::Describe(state);
+  for (int s : {s1, s2}) {
+    const v1::StandbyState* st = FindStandby(state, cluster.id(s));
+    ASSERT_NE(st, nullptr) << Cluster::Describe(state);
+    EXPECT_TRUE(st->connected()) << "the standbys ack all along: " << Cluster::Describe(state);
+  }
+  EXPECT_TRUE(Cluster::WaitFor([&] { return cluster.ReadyzStatus(active) == 503; }, seconds(3)))
+      << "/readyz " << cluster.ReadyzStatus(active);
+
+  // The standbys lose the arbiter as well: once their contact runs out the
+  // failsafe holds again and the active resumes without a renewal.
+  renewer.Stop();
+  EXPECT_TRUE(renewer.failures().empty()) << Join(renewer.failures());
+  grpc::Status resumed;
+  EXPECT_TRUE(Cluster::WaitFor(
+      [&] {
+        resumed = cluster.Insert(active, Cluster::MakeObject("deny-" + std::to_string(n++), FixedVector(2))).status;
+        return resumed.ok();
+      },
+      seconds(5)))
+      << "with nobody in touch with the arbiter the failsafe should hold again: " << Describe(resumed);
+}
+
+// ---------------------------------------------------------------------------
+// i. Under an arbiter (arbiter.addresses set) a gateway has no role until its
+// first assignment: GetState says UNASSIGNED, clients get UNAVAILABLE,
+// /readyz is 503. pid_file holds its pid while it serves and is gone after a
+// clean stop.
+TEST(Replication, UnderAnArbiterAGatewayWaitsForItsFirstAssignment) {
+  TempDir pid_dir;
+  const std::string pid_file = pid_dir.Join("g1.pid");
+  Cluster cluster({.size = 1,
+                   .dimension = kDimension,
+                   .extra_args = {"--arbiter.addresses", "127.0.0.1:1", "--pid_file", pid_file}});
+  ASSERT_OK(cluster.Start(0, Cluster::Readiness::kHealthz));
+  ASSERT_OK_AND_ASSIGN(state, cluster.GetState(0));
+  EXPECT_EQ(state.role(), v1::ROLE_UNASSIGNED) << Cluster::Describe(state);
+  EXPECT_FALSE(state.fenced());
+  auto w = cluster.Insert(0, Cluster::MakeObject("early", FixedVector(1)));
+  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(w.status);
+  EXPECT_EQ(w.status.error_message(), "this gateway has no role yet (waiting for the arbiter)");
+  auto r = cluster.GetObject(0, "early");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
+  EXPECT_EQ(cluster.ReadyzStatus(0), 503);
+  EXPECT_EQ(cluster.RenewLease(0, 1, 2000).code(), StatusCode::kFailedPrecondition);
+
+  auto pid = ReadPidFile(pid_file);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  EXPECT_EQ(*pid, cluster.pid(0));
+
+  ASSERT_OK(cluster.AssignActive(0, 1, {}, {}, 0, 10000));
+  auto w2 = cluster.Insert(0, Cluster::MakeObject("assigned", FixedVector(2)));
+  EXPECT_TRUE(w2.status.ok()) << Describe(w2.status);
+  EXPECT_TRUE(Cluster::WaitFor([&] { return cluster.ReadyzStatus(0) == 200; }, seconds(3)));
+
+  ASSERT_OK(cluster.Stop(0));
+  EXPECT_EQ(ReadPidFile(pid_file).status().code(), StatusCode::kNotFound) << "pid_file left behind";
+
+  // A restart comes back unassigned: roles are never read from disk.
+  ASSERT_OK(cluster.Start(0, Cluster::Readiness::kHealthz));
+  ASSERT_OK_AND_ASSIGN(restarted, cluster.GetState(0));
+  EXPECT_EQ(restarted.role(), v1::ROLE_UNASSIGNED) << Cluster::Describe(restarted);
+  EXPECT_EQ(restarted.object_count(), 1u);
+}
+
+// ---------------------------------------------------------------------------
+// j. SIGTERM stops a gateway promptly although replication streams are open
+// (they never end by themselves), and the active finds a restarted standby
+// quickly (no multi-second gRPC reconnect backoff).
+TEST(Replication, StopIsPromptWithOpenStreamsAndRestartedStandbyReconnectsFast) {
+  Cluster cluster({.size = 2, .dimension = kDimension});
+  const int active = 0, standby = 1;
+  ASSERT_OK(cluster.StartAll());
+  ASSERT_OK(cluster.AssignActiveWithStandbys(active, {standby}, 1, 1));
+  for (int i = 0; i < 5; ++i) {
+    auto w = cluster.Insert(active, Cluster::MakeObject("stop-" + std::to_string(i), FixedVector(i)));
+    ASSERT_TRUE(w.status.ok()) << Describe(w.status);
+  }
+  ASSERT_OK(cluster.WaitCaughtUp(active, standby, seconds(10)));
+
+  // The standby serves the active's open Replicate stream.
+  auto start = steady_clock::now();
+  ASSERT_OK(cluster.Stop(standby));
+  const int64_t standby_stop_ms = MsSince(start);
+
+  // The active retries the standby meanwhile; once it is back (and has its
+  // role again) the stream must resume quickly.
+  ASSERT_OK(cluster.Start(standby, Cluster::Readiness::kHealthz));
+  ASSERT_OK(cluster.Reassign(standby));
+  start = steady_clock::now();
+  ASSERT_OK(cluster.WaitForState(
+      active,
+      [&](const v1::GetStateResponse& st) {
+        const v1::StandbyState* s = FindStandby(st, cluster.id(standby));
+        return s != nullptr && s->connected();
+      },
+      seconds(10), "the restarted standby connected"));
+  const int64_t reconnect_ms = MsSince(start);
+  auto w = cluster.Insert(active, Cluster::MakeObject("stop-after", FixedVector(9)));
+  EXPECT_TRUE(w.status.ok()) << Describe(w.status);
+
+  // The active holds the client end of the stream (and serves its clients).
+  start = steady_clock::now();
+  ASSERT_OK(cluster.Stop(active));
+  const int64_t active_stop_ms = MsSince(start);
+  std::cout << "SIGTERM to exit: standby " << standby_stop_ms << " ms, active " << active_stop_ms
+            << " ms; reconnect after the standby's restart " << reconnect_ms << " ms" << std::endl;
+  // Typically ~200 ms each. Bounds with room for a loaded machine, yet below
+  // what the gRPC server's own shutdown deadline (2 s) or gRPC's default
+  // reconnect backoff (1 s and up) would give.
+  EXPECT_LT(standby_stop_ms, 1500) << "a standby with an open replication stream stops slowly";
+  EXPECT_LT(active_stop_ms, 1500) << "an active with an open replication stream stops slowly";
+  EXPECT_LT(reconnect_ms, 1000) << "the active took long to find the restarted standby";
 }
 
 }  // namespace

@@ -51,6 +51,24 @@ std::string ReadFrom(const std::string& path, uint64_t offset) {
 
 std::string Position(const v1::LogPosition& p) { return std::to_string(p.epoch()) + ":" + std::to_string(p.seq()); }
 
+// True once every thread of `pid` is stopped (state T): SIGSTOP is delivered
+// asynchronously, and a thread still running could ack one more write.
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string line;
+    std::getline(in, line);
+    // "tid (comm) S ...": comm may hold spaces and parentheses.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) continue;  // the thread just exited
+    if (line[close + 2] != 'T' && line[close + 2] != 't') return false;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace
 
 GatewayCluster::GatewayCluster(Options options) : options_(std::move(options)) {
@@ -242,8 +260,13 @@ Status GatewayCluster::Pause(int i) {
   Member& m = *members_[i];
   if (!m.daemon) return Status::FailedPrecondition(id(i) + " is not running");
   Status s = m.daemon->process->Signal(SIGSTOP);
-  if (s.ok()) m.paused = true;
-  return s;
+  if (!s.ok()) return s;
+  m.paused = true;
+  const pid_t pid = m.daemon->process->pid();
+  if (!WaitFor([&] { return AllThreadsStopped(pid); }, milliseconds(5000))) {
+    return Status::DeadlineExceeded(id(i) + " (pid " + std::to_string(pid) + ") not stopped 5 s after SIGSTOP");
+  }
+  return Status::Ok();
 }
 
 Status GatewayCluster::Resume(int i) {
@@ -359,10 +382,11 @@ Status GatewayCluster::AssignActiveWithStandbys(int active, const std::vector<in
       timeout, "every standby connected to active " + id(active) + " at epoch " + std::to_string(epoch));
 }
 
-Status GatewayCluster::RenewLease(int i, uint64_t epoch, uint32_t lease_ms) {
+Status GatewayCluster::RenewLease(int i, uint64_t epoch, uint32_t lease_ms, int64_t deadline_monotonic_ns) {
   v1::RenewLeaseRequest request;
   request.set_epoch(epoch);
   request.set_lease_ms(lease_ms);
+  request.set_deadline_monotonic_ns(deadline_monotonic_ns);
   v1::RenewLeaseResponse response;
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(std::chrono::seconds(10)));

@@ -113,11 +113,11 @@ class GatewayCluster {
   // SIGCONT + SIGTERM, waits up to `grace` for exit 0. INTERNAL when it exits
   // otherwise or needs SIGKILL (it is killed then). First replaces the
   // fixture's channel: an open client connection holds the gateway's gRPC
-  // shutdown up to its 5 s deadline.
+  // shutdown up to its shutdown deadline (2 s).
   Status Stop(int i, std::chrono::milliseconds grace = std::chrono::seconds(10));
   // SIGKILL and reap. INTERNAL if it had already died on its own.
   Status Kill(int i);
-  // SIGSTOP / SIGCONT.
+  // SIGSTOP (returns once every thread of the member is stopped) / SIGCONT.
   Status Pause(int i);
   Status Resume(int i);
   // Stop (graceful) then Start, same data dir and ports.
@@ -154,7 +154,9 @@ class GatewayCluster {
   Status AssignActiveWithStandbys(int active, const std::vector<int>& standbys, uint64_t epoch, uint32_t sync_standbys,
                                   std::optional<std::vector<int>> sync_set = std::nullopt, uint32_t lease_ms = 0,
                                   bool failsafe = false, std::chrono::milliseconds timeout = std::chrono::seconds(20));
-  Status RenewLease(int i, uint64_t epoch, uint32_t lease_ms);
+  // RenewLease; `deadline_monotonic_ns` as in RenewLeaseRequest (0 = none;
+  // CLOCK_MONOTONIC of this host, which the members share).
+  Status RenewLease(int i, uint64_t epoch, uint32_t lease_ms, int64_t deadline_monotonic_ns = 0);
   Result<v1::GetStateResponse> GetState(int i) const;
 
   // --- waiting (thread-safe) ------------------------------------------------
