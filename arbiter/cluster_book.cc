@@ -3,6 +3,14 @@
 #include <spdlog/spdlog.h>
 
 namespace baton::arbiter {
+namespace {
+
+std::string WithoutDigits(std::string text) {
+  std::erase_if(text, [](char c) { return c >= '0' && c <= '9'; });
+  return text;
+}
+
+}  // namespace
 
 ClusterBook::ClusterBook(ClusterBookOptions options) : options_(std::move(options)) {}
 
@@ -66,6 +74,8 @@ HeartbeatOutcome ClusterBook::OnHeartbeat(const v1::Heartbeat& heartbeat, MonoTi
   if (!connected_) return outcome;
   // While the active is being replaced it must not get another lease.
   if (cluster.pending && id == cluster.state.active) return outcome;
+  // Before the first promotion there is no epoch to assign anyone to.
+  if (cluster.state.epoch == 0) return outcome;
   if (!cluster.decider->ShouldGrant(cluster.state, id, report)) return outcome;
   v1::Assignment assignment = AssignmentFor(cluster.state, cluster.config, id);
   if (assignment.role() == v1::ROLE_UNASSIGNED) return outcome;
@@ -91,10 +101,13 @@ std::vector<PendingChange> ClusterBook::Decide(MonoTime now) {
   for (auto& [name, cluster] : clusters_) {
     if (cluster.pending) continue;
     Decision decision = cluster.decider->Decide(cluster.state, cluster.config, cluster.reports, now);
-    if (decision.waiting_for != cluster.waiting_for) {
-      if (!decision.waiting_for.empty()) spdlog::info("cluster={} waiting: {}", name, decision.waiting_for);
-      cluster.waiting_for = decision.waiting_for;
+    // Log what it waits for when that changes, not when only a countdown in
+    // the text does.
+    if (WithoutDigits(decision.waiting_for) != WithoutDigits(cluster.waiting_for) &&
+        !decision.waiting_for.empty()) {
+      spdlog::info("cluster={} waiting: {}", name, decision.waiting_for);
     }
+    cluster.waiting_for = decision.waiting_for;
     if (!decision.new_state) continue;
     cluster.pending = true;
     ClusterState state = *decision.new_state;

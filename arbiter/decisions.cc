@@ -151,12 +151,11 @@ struct Failure {
 
 // Rule 3 for a cluster with an active. nullopt while the active is usable or
 // its lease may still run.
-std::optional<Failure> DetectFailure(const ClusterState& state, const Reports& reports, MonoTime now,
+std::optional<Failure> DetectFailure(const ClusterState& state, std::optional<MonoTime> gone_since, MonoTime now,
                                      MonoTime lease_expired_at) {
   std::optional<Failure> failure;
-  const InstanceReport* active = Find(reports, state.active);
-  if (active != nullptr && active->heartbeat.gateway_process_gone()) {
-    failure = Failure{active->received, PromotionReason::kProcessGone,
+  if (gone_since) {
+    failure = Failure{*gone_since, PromotionReason::kProcessGone,
                       fmt::format("{}'s agent reports its gateway process gone", state.active)};
   }
   // Both can hold; the earlier detection admits more reports as fresh, and
@@ -263,6 +262,7 @@ void ClusterDecider::Track(const ClusterState& state, MonoTime now) {
   tracking_ = true;
   granted_epoch_ = state.epoch;
   granted_active_ = state.active;
+  gone_since_.reset();
 }
 
 bool ClusterDecider::ShouldGrant(const ClusterState& state, const std::string& instance, const InstanceReport& report) {
@@ -281,6 +281,14 @@ bool ClusterDecider::ShouldGrant(const ClusterState& state, const std::string& i
 Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& config, const Reports& reports,
                                 MonoTime now) {
   Track(state, now);
+  // The first "gone" report is the detection: the agent keeps repeating it,
+  // and measuring freshness from the latest repeat could starve the quorum.
+  const InstanceReport* active = state.active.empty() ? nullptr : Find(reports, state.active);
+  if (active == nullptr || !active->heartbeat.gateway_process_gone()) {
+    gone_since_.reset();
+  } else if (!gone_since_) {
+    gone_since_ = active->received;
+  }
   if (std::optional<Decision> membership = Membership(state, config, reports)) return std::move(*membership);
 
   Decision decision;
@@ -294,7 +302,7 @@ Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& 
     decision = Promote(state, config, reports, now, first_promotion_at_,
                        Failure{lease_expired_at_, PromotionReason::kLeaseExpired,
                                fmt::format("the cluster has no active at epoch {}", state.epoch)});
-  } else if (std::optional<Failure> failure = DetectFailure(state, reports, now, lease_expired_at_)) {
+  } else if (std::optional<Failure> failure = DetectFailure(state, gone_since_, now, lease_expired_at_)) {
     decision = Promote(state, config, reports, now, first_promotion_at_, *failure);
   } else {
     const InstanceReport* active = Find(reports, state.active);

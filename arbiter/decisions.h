@@ -139,6 +139,9 @@ class ClusterDecider {
   // Highest epoch Decide() promoted to: a state below it is stale, and its
   // active is not granted (the promotion may be persisting right now).
   uint64_t decided_epoch_ = 0;
+  // When the tracked active's agent first reported its process gone (reset
+  // by a report that says otherwise, or a new active).
+  std::optional<MonoTime> gone_since_;
 
   void Track(const ClusterState& state, MonoTime now);
 };

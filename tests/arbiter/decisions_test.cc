@@ -204,6 +204,23 @@ TEST_F(DecisionsTest, FastPathPromotesWithoutWaitingForTheLease) {
             "2 of 2 sync standbys reported, durable 4:120)");
 }
 
+// The agent keeps repeating "gone"; freshness counts from the first report,
+// or standbys reporting between repeats would never all be fresh at once.
+TEST_F(DecisionsTest, RepeatedGoneReportsKeepTheFirstDetection) {
+  ActiveGone();
+  const MonoTime first = clock_.Now();
+  EXPECT_FALSE(Decide().new_state);
+  clock_.Advance(10ms);
+  Standby("g2", 100);
+  clock_.Advance(10ms);
+  ActiveGone();  // repeated, newer than g2's report
+  clock_.Advance(10ms);
+  Standby("g3", 100);
+  Decision d = Decide();
+  EXPECT_EQ(Promoted(d), "g2");
+  EXPECT_EQ(d.detected_at, first);
+}
+
 TEST_F(DecisionsTest, LeaseExpiryBeforeTheProcessIsSeenGoneIsTheDetection) {
   const MonoTime expired_at = decider_.lease_surely_expired_at();
   Report("g1", v1::ROLE_ACTIVE, 100).heartbeat.set_health(v1::HEALTH_DOWN);
