@@ -36,7 +36,10 @@ void ClusterBook::SetConnected(bool connected, MonoTime now) {
   MutexLock lock(&mu_);
   if (connected && !connected_ && leading_) {
     leader_since_ = now;
-    for (auto& [name, cluster] : clusters_) cluster.decider = std::make_unique<ClusterDecider>(options_.timing, now);
+    for (auto& [name, cluster] : clusters_) {
+      cluster.decider = std::make_unique<ClusterDecider>(options_.timing, now);
+      cluster.active_granted = false;
+    }
   }
   connected_ = connected;
 }
@@ -76,7 +79,18 @@ HeartbeatOutcome ClusterBook::OnHeartbeat(const v1::Heartbeat& heartbeat, MonoTi
   if (cluster.pending && id == cluster.state.active) return outcome;
   // Before the first promotion there is no epoch to assign anyone to.
   if (cluster.state.epoch == 0) return outcome;
+  // A standby's grant tells its gateway the arbiter is reachable, which
+  // denies the active its failsafe. Right after this replica took over, the
+  // active's agent may still be finding its way here: until the active has
+  // been granted once (or a lease has passed, after which it counts as
+  // failed anyway), standbys wait, so the handover does not fence a healthy
+  // active that failsafe was carrying.
+  if (id != cluster.state.active && !cluster.state.active.empty() && !cluster.active_granted &&
+      now < leader_since_ + options_.timing.lease) {
+    return outcome;
+  }
   if (!cluster.decider->ShouldGrant(cluster.state, id, report)) return outcome;
+  if (id == cluster.state.active) cluster.active_granted = true;
   v1::Assignment assignment = AssignmentFor(cluster.state, cluster.config, id);
   if (assignment.role() == v1::ROLE_UNASSIGNED) return outcome;
   assignment.set_lease_ms(options_.lease_ms);

@@ -97,6 +97,9 @@ class ClusterBook {
     std::map<std::string, uint64_t> stream_of;  // instance -> newest stream id
     std::unique_ptr<ClusterDecider> decider;
     bool pending = false;
+    // The active has been granted since this replica started leading (or
+    // reconnected); until then standbys wait (see OnHeartbeat).
+    bool active_granted = false;
     std::string waiting_for;
     // Set at a committed promotion until the new active reports as active.
     std::optional<MonoTime> promoted_detected_at;

@@ -56,9 +56,25 @@ TEST_F(ClusterBookTest, TheLeaderRenewsTheStoredActiveAtOnceWithLeaseAndFailsafe
   EXPECT_EQ(active.response.assignment().lease_ms(), 2000u);
   EXPECT_TRUE(active.response.assignment().failsafe());
   auto standby = book_.OnHeartbeat(Beat("g2", v1::ROLE_STANDBY, 3), clock_.Now(), 2);
-  ASSERT_TRUE(standby.response.has_assignment());
+  ASSERT_TRUE(standby.response.has_assignment());  // after the active's grant
   EXPECT_EQ(standby.response.assignment().role(), v1::ROLE_STANDBY);
   EXPECT_EQ(standby.response.assignment().active_address(), "g1:7000");
+}
+
+// A standby's grant denies the active its failsafe; a new leader must not
+// give that before the active itself has been renewed.
+TEST_F(ClusterBookTest, ANewLeaderGrantsStandbysOnlyAfterTheActiveOrOneLease) {
+  Lead();
+  EXPECT_FALSE(book_.OnHeartbeat(Beat("g2", v1::ROLE_STANDBY, 3), clock_.Now(), 2).response.has_assignment());
+  EXPECT_TRUE(book_.OnHeartbeat(Beat("g1", v1::ROLE_ACTIVE, 3), clock_.Now(), 1).response.has_assignment());
+  EXPECT_TRUE(book_.OnHeartbeat(Beat("g2", v1::ROLE_STANDBY, 3), clock_.Now(), 2).response.has_assignment());
+
+  ClusterBook other({.timing = {2000ms, 40ms}, .lease_ms = 2000, .failsafe = true});
+  other.Lead(clock_.Now(), {{"c1", state_}}, {{"c1", ClusterConfig{}}});
+  clock_.Advance(1999ms);
+  EXPECT_FALSE(other.OnHeartbeat(Beat("g3", v1::ROLE_STANDBY, 3), clock_.Now(), 3).response.has_assignment());
+  clock_.Advance(1ms);
+  EXPECT_TRUE(other.OnHeartbeat(Beat("g3", v1::ROLE_STANDBY, 3), clock_.Now(), 3).response.has_assignment());
 }
 
 TEST_F(ClusterBookTest, NothingIsGrantedOrDecidedWhileZookeeperIsDisconnected) {
