@@ -1,0 +1,274 @@
+// Automatic failover with the real parts (PRODUCT.md §5): a real ZooKeeper,
+// baton-arbiter replicas, baton-gateway processes and one baton-agent each,
+// all on loopback. A client that follows `baton-active` writes throughout;
+// afterwards every write it saw acknowledged must be on the new active.
+//
+// Every wait has a deadline; the writer is bounded in count and time; only
+// processes the fixtures started are signalled.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/following_writer.h"
+#include "tests/support/ha_cluster.h"
+#include "tests/support/test_util.h"
+#include "tests/support/zookeeper_server.h"
+
+namespace baton::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+constexpr uint32_t kLeaseMs = 2000;
+
+class FailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ZookeeperAvailable()) GTEST_SKIP() << ZookeeperUnavailableReason();
+  }
+};
+
+// Every acknowledged write is on gateway `i` with its acknowledged vector.
+void ExpectAllAcked(GatewayCluster& gateways, int i, const std::vector<FollowingWriter::Ack>& acks) {
+  size_t missing = 0;
+  for (const auto& ack : acks) {
+    auto got = gateways.GetObject(i, ack.id, seconds(5));
+    if (!got.status.ok() || std::vector<float>(got.object.vector().begin(), got.object.vector().end()) != ack.vector) {
+      if (++missing <= 5) {
+        ADD_FAILURE() << "acknowledged write " << ack.id << " (acked by " << gateways.id(ack.gateway)
+                      << ") is missing or different on " << gateways.id(i) << ": " << got.status.error_message();
+      }
+    }
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acks.size() << " acknowledged writes";
+}
+
+// Waits until the arbiter has both standbys in the sync set (each reported
+// as a standby at the current epoch), so a failover has its quorum.
+void WaitForSyncSet(HaCluster& ha, size_t size) {
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto state = ha.ReadState();
+        return state.ok() && state->sync_set.size() == size;
+      },
+      seconds(20), milliseconds(50)))
+      << "sync set never reached " << size << " members";
+}
+
+TEST_F(FailoverTest, SigkillOfTheActiveUnderLoadPromotesAStandbyAtOnce) {
+  HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto active = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(active.ok()) << active.status();
+  WaitForSyncSet(ha, 2);
+  auto before = ha.ReadState();
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  FollowingWriter writer(ha.gateways(), {.dimension = 4});
+  writer.Start(*active);
+  ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10)));
+  const auto killed_at = steady_clock::now();
+  ASSERT_TRUE(ha.gateways().Kill(*active).ok());
+
+  auto promoted = ha.WaitForActive(seconds(10), [&](int i) { return i != *active; });
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  const auto promoted_after = steady_clock::now() - killed_at;
+  // The fast path does not wait for the lease.
+  EXPECT_LT(promoted_after, milliseconds(kLeaseMs))
+      << "promotion took " << std::chrono::duration_cast<milliseconds>(promoted_after).count() << " ms";
+
+  ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10))) << "the client did not resume writing; last error " << writer.last_error();
+  writer.Stop();
+  auto after = ha.ReadState();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->epoch, before->epoch + 1) << "exactly one promotion";
+  EXPECT_EQ(after->active, ha.gateways().id(*promoted));
+  ExpectAllAcked(ha.gateways(), *promoted, writer.acks());
+}
+
+TEST_F(FailoverTest, SigstopOfTheActivePromotesOnlyAfterTheLeaseAndTheOldActiveReturnsAsStandby) {
+  HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto active = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(active.ok()) << active.status();
+  WaitForSyncSet(ha, 2);
+
+  FollowingWriter writer(ha.gateways(), {.dimension = 4});
+  writer.Start(*active);
+  ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10)));
+  const auto stopped_at = steady_clock::now();
+  ASSERT_TRUE(ha.gateways().Pause(*active).ok());
+
+  auto promoted = ha.WaitForActive(seconds(15), [&](int i) { return i != *active; });
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  const auto promoted_after = steady_clock::now() - stopped_at;
+  EXPECT_GE(promoted_after, milliseconds(kLeaseMs)) << "promoted before the old lease surely ran out";
+
+  // Continued, the old active is past its deadline: it acknowledges nothing.
+  ASSERT_TRUE(ha.gateways().Resume(*active).ok());
+  auto direct = ha.gateways().Upsert(*active, GatewayCluster::MakeObject("after-stop", {1, 2, 3, 4}), seconds(5));
+  EXPECT_FALSE(direct.status.ok()) << "the old active acknowledged a write after its lease";
+  ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10))) << "the client did not resume writing; last error " << writer.last_error();
+  writer.Stop();
+  for (const auto& ack : writer.acks()) {
+    if (ack.gateway == *active) {
+      EXPECT_LT(ack.at, stopped_at) << ack.id << " acked by the stopped active";
+    }
+  }
+
+  auto state = ha.ReadState();
+  ASSERT_TRUE(state.ok()) << state.status();
+  Status standby = ha.gateways().WaitForState(
+      *active, [&](const v1::GetStateResponse& s) { return s.role() == v1::ROLE_STANDBY && s.epoch() == state->epoch; },
+      seconds(15), "old active back as standby at the new epoch");
+  EXPECT_TRUE(standby.ok()) << standby;
+  EXPECT_TRUE(ha.gateways().WaitCaughtUp(*promoted, *active, seconds(20)).ok()) << "tail not reconciled";
+  ExpectAllAcked(ha.gateways(), *promoted, writer.acks());
+}
+
+TEST_F(FailoverTest, SigkillOfTheActivesAgentFencesTheGatewayAtItsDeadlineThenPromotes) {
+  HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto active = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(active.ok()) << active.status();
+  WaitForSyncSet(ha, 2);
+
+  const auto killed_at = steady_clock::now();
+  ASSERT_TRUE(ha.KillAgent(*active).ok());
+  // Its standbys still reach the arbiter, so failsafe does not keep it going.
+  Status fenced = ha.gateways().WaitForState(
+      *active, [](const v1::GetStateResponse& s) { return s.fenced() || s.role() != v1::ROLE_ACTIVE; },
+      milliseconds(kLeaseMs + 2000), "the active fences itself");
+  ASSERT_TRUE(fenced.ok()) << fenced;
+  auto write = ha.gateways().Upsert(*active, GatewayCluster::MakeObject("fenced", {1, 2, 3, 4}), seconds(5));
+  EXPECT_FALSE(write.status.ok()) << "a fenced active acknowledged a write";
+
+  auto promoted = ha.WaitForActive(seconds(10), [&](int i) { return i != *active; });
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_GE(steady_clock::now() - killed_at, milliseconds(kLeaseMs));
+}
+
+TEST_F(FailoverTest, SigkillOfTheArbiterLeaderHandsLeadershipOverWithoutAPromotion) {
+  HaCluster ha({.gateways = 3, .arbiters = 3, .lease_ms = kLeaseMs});
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto active = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(active.ok()) << active.status();
+  WaitForSyncSet(ha, 2);
+  auto before = ha.ReadState();
+  ASSERT_TRUE(before.ok()) << before.status();
+  auto leader = ha.LeaderArbiter();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+
+  FollowingWriter writer(ha.gateways(), {.dimension = 4});
+  writer.Start(*active);
+  ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(10)));
+  ASSERT_TRUE(ha.KillArbiter(*leader).ok());
+  const auto killed_at = steady_clock::now();
+
+  int new_leader = -1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto l = ha.LeaderArbiter();
+        if (!l.ok() || *l == *leader) return false;
+        new_leader = *l;
+        return true;
+      },
+      milliseconds(ha.options().zookeeper_session_timeout_ms + 3000), milliseconds(50)))
+      << "no new leader within the session timeout";
+  // The new leader waits a lease, then renews the same active; the writer
+  // keeps going throughout (failsafe covers the leaderless seconds).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = ha.gateways().GetState(*active);
+        return s.ok() && s->lease_remaining_ms() > static_cast<int64_t>(kLeaseMs / 2) &&
+               steady_clock::now() - killed_at > milliseconds(ha.options().zookeeper_session_timeout_ms);
+      },
+      seconds(15), milliseconds(50)))
+      << "the new leader " << new_leader << " never renewed the active";
+  ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(5)));
+  writer.Stop();
+  EXPECT_LT(writer.LongestGapAfter(killed_at), milliseconds(1000)) << "writes stalled while the leader changed";
+  auto after = ha.ReadState();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->epoch, before->epoch) << "a promotion happened although the active never failed";
+  EXPECT_EQ(after->active, before->active);
+}
+
+TEST_F(FailoverTest, ZookeeperDownForThirtySecondsPromotesNobodyAndTheActiveKeepsServing) {
+  HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto active = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(active.ok()) << active.status();
+  WaitForSyncSet(ha, 2);
+  auto before = ha.ReadState();
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  FollowingWriter writer(ha.gateways(), {.dimension = 4});
+  writer.Start(*active);
+  ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(10)));
+  ha.zookeeper()->Stop();
+  const auto stopped_at = steady_clock::now();
+  // For 30 s: the same active keeps acknowledging (under failsafe once its
+  // lease runs out) and nobody else becomes active.
+  while (steady_clock::now() - stopped_at < seconds(30)) {
+    ASSERT_TRUE(writer.WaitForMoreAcks(10, seconds(3))) << "writes stopped while ZooKeeper was down";
+    for (int i = 0; i < ha.gateways().size(); ++i) {
+      if (i == *active) continue;
+      auto s = ha.gateways().GetState(i);
+      ASSERT_TRUE(s.ok() && s->role() != v1::ROLE_ACTIVE) << ha.gateways().id(i) << " became active";
+    }
+  }
+  ASSERT_TRUE(ha.zookeeper()->Start().ok());
+  // Recovery by itself: a leader again, the lease renewed, same epoch.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = ha.gateways().GetState(*active);
+        return s.ok() && s->role() == v1::ROLE_ACTIVE && s->lease_remaining_ms() > static_cast<int64_t>(kLeaseMs / 2);
+      },
+      seconds(30), milliseconds(50)))
+      << "the active's lease was never renewed after ZooKeeper returned";
+  writer.Stop();
+  for (const auto& ack : writer.acks()) EXPECT_EQ(ack.gateway, *active);
+  auto after = ha.ReadState();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->epoch, before->epoch);
+  EXPECT_EQ(after->active, before->active);
+}
+
+TEST_F(FailoverTest, LosingOneMemberOfAThreeNodeZookeeperEnsembleInterruptsNothing) {
+  ZookeeperEnsemble ensemble(3);
+  ASSERT_TRUE(ensemble.Start().ok());
+  HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs, .zookeeper_connect = ensemble.connect_string()});
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto active = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(active.ok()) << active.status();
+  WaitForSyncSet(ha, 2);
+  auto before = ha.ReadState();
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  FollowingWriter writer(ha.gateways(), {.dimension = 4});
+  writer.Start(*active);
+  ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(10)));
+  const auto killed_at = steady_clock::now();
+  ensemble.StopMember(0);
+  // Longer than a session timeout and two leases: any interruption shows.
+  const auto observe = milliseconds(ha.options().zookeeper_session_timeout_ms + 2 * kLeaseMs);
+  while (steady_clock::now() - killed_at < observe) {
+    ASSERT_TRUE(writer.WaitForMoreAcks(10, seconds(2))) << "writes stopped";
+  }
+  writer.Stop();
+  EXPECT_LT(writer.LongestGapAfter(killed_at), milliseconds(1000));
+  auto s = ha.gateways().GetState(*active);
+  ASSERT_TRUE(s.ok());
+  EXPECT_GT(s->lease_remaining_ms(), 0) << "the lease lapsed: the arbiter was interrupted";
+  auto after = ha.ReadState();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->epoch, before->epoch);
+}
+
+}  // namespace
+}  // namespace baton::testing
