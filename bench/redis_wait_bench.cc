@@ -4,11 +4,6 @@
 // SECONDS or until MAX_OPS in all (default 10M); an op whose WAIT answers 0 is
 // an error. Prints one JSON line: ops_per_second, p50/p99/p999_ms, errors, ops.
 // Exit status 1 if nothing succeeded (or no connection), 2 on bad usage.
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "resp.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -31,73 +28,13 @@ using Clock = std::chrono::steady_clock;
 constexpr int kReadTimeoutS = 10;
 
 int Connect(const std::string& host, const std::string& port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return -1;
-  int fd = -1;
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
-    ::close(fd);
-    fd = -1;
-  }
-  ::freeaddrinfo(res);
-  if (fd < 0) return -1;
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  timeval tv{kReadTimeoutS, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
+  return baton::bench::RespConnect(host, port, kReadTimeoutS * 1000, kReadTimeoutS * 1000);
 }
 
-bool WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
+using baton::bench::RespWriteAll;
+using ReplyReader = baton::bench::RespReader;
 
-// Reads RESP replies line by line; only simple strings, errors and integers
-// are expected (the answers of SET and WAIT).
-class ReplyReader {
- public:
-  explicit ReplyReader(int fd) : fd_(fd) {}
-
-  // One reply line without its CRLF; false on EOF, error or timeout.
-  bool Line(std::string* line) {
-    for (;;) {
-      size_t crlf = buf_.find("\r\n", pos_);
-      if (crlf != std::string::npos) {
-        line->assign(buf_, pos_, crlf - pos_);
-        pos_ = crlf + 2;
-        if (pos_ == buf_.size()) {
-          buf_.clear();
-          pos_ = 0;
-        }
-        return true;
-      }
-      char chunk[4096];
-      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  std::string buf_;
-  size_t pos_ = 0;
-};
-
-std::string Bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
+std::string Bulk(const std::string& s) { return baton::bench::RespBulk(s); }
 
 struct ClientResult {
   std::vector<double> lat_ms;  // successful ops only
@@ -120,7 +57,7 @@ void RunClient(const std::string& host, const std::string& port, int id, const s
     const std::string cmd =
         "*3\r\n" + Bulk("SET") + Bulk("key:" + std::to_string(id) + ":" + std::to_string(n)) + value_bulk + kWait;
     const auto t0 = Clock::now();
-    if (!WriteAll(fd, cmd)) {
+    if (!RespWriteAll(fd, cmd)) {
       out->failure = std::string("write: ") + std::strerror(errno);
       break;
     }
