@@ -103,7 +103,15 @@ std::optional<v1::Heartbeat> Agent::MakeHeartbeat() {
   }
   const std::string& advertise = config_.GetString("agent.advertise_address");
   heartbeat.set_address(!advertise.empty() ? advertise : config_.GetString("agent.gateway"));
-  heartbeat.set_health(snapshot.health());
+  // A probe that has not come back is news too: a stopped or wedged gateway
+  // leaves the last good snapshot in place while its GetState hangs. Calling
+  // it down once no probe has completed for a few intervals stops the
+  // arbiter's renewals ~probe_timeout_ms sooner, which is what bounds a hang
+  // failover at lease + a little.
+  const auto stale_after = 3 * std::chrono::milliseconds(config_.GetInt("agent.probe_interval_ms")) +
+                           std::chrono::milliseconds(50);
+  const bool stale = snapshot.ok() && snapshot.probes > 0 && clock_.Now() - snapshot.started > stale_after;
+  heartbeat.set_health(stale ? v1::HEALTH_DOWN : snapshot.health());
   heartbeat.set_gateway_process_gone(snapshot.gone());
   heartbeat.set_priority(static_cast<uint32_t>(config_.GetInt("agent.priority")));
   heartbeat.set_assignment_version(applier_->applied_version());
