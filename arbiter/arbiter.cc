@@ -123,15 +123,22 @@ void Arbiter::Stop() {
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   if (http_) http_->Stop();
   book_.Resign();
+  DropSession();  // closes the session: our election znode goes at once
+}
+
+void Arbiter::DropSession() {
   std::unique_ptr<Election> election;
   std::shared_ptr<ZkClient> zk;
   {
     MutexLock lock(&mu_);
     election = std::move(election_);
     zk = std::move(zk_);
+    election_path_.clear();
   }
+  // Outside mu_: the client's destructor waits for a running callback, and
+  // callbacks take mu_.
   election.reset();
-  zk.reset();  // closes the session: our election znode goes at once
+  zk.reset();
 }
 
 uint16_t Arbiter::http_port() const { return http_ ? http_->port() : 0; }
@@ -193,15 +200,7 @@ void Arbiter::SupervisorLoop() {
     }
     if (need_connect) {
       // A half-built session (election failed) is dropped and rebuilt.
-      std::unique_ptr<Election> old_election;
-      std::shared_ptr<ZkClient> old_zk;
-      {
-        MutexLock lock(&mu_);
-        old_election = std::move(election_);
-        old_zk = std::move(zk_);
-      }
-      old_election.reset();
-      old_zk.reset();
+      DropSession();
       if (!Connect()) return;
     }
 

@@ -69,6 +69,8 @@ class Arbiter : public HeartbeatHandler {
   // Reads every cluster's state and config and starts leading.
   Status TakeLeadership(ZkClient& zk) EXCLUDES(mu_);
   void RefreshLeaderAddress(Election& election) EXCLUDES(mu_);
+  // Closes the ZooKeeper session (and so leaves the election).
+  void DropSession() EXCLUDES(mu_);
   void DecisionLoop() EXCLUDES(mu_);
   void Persist(const PendingChange& change) EXCLUDES(mu_);
   void RegisterMetrics();

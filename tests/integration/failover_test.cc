@@ -47,34 +47,39 @@ void ExpectAllAcked(GatewayCluster& gateways, int i, const std::vector<Following
   EXPECT_EQ(missing, 0u) << "of " << acks.size() << " acknowledged writes";
 }
 
-// Waits until the arbiter has both standbys in the sync set (each reported
-// as a standby at the current epoch), so a failover has its quorum.
-void WaitForSyncSet(HaCluster& ha, size_t size) {
+// Starts `ha` and waits until it has an active and the arbiter has both
+// standbys in the sync set (each reported as a standby at the current epoch),
+// so that a failover has its quorum. Returns the active's index and the
+// stored state at that point.
+void StartWithFullSyncSet(HaCluster& ha, int* active, arbiter::ClusterState* state) {
+  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
+  auto found = ha.WaitForActive(seconds(10));
+  ASSERT_TRUE(found.ok()) << found.status();
+  *active = *found;
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto state = ha.ReadState();
-        return state.ok() && state->sync_set.size() == size;
+        auto stored = ha.ReadState();
+        if (!stored.ok() || stored->sync_set.size() != 2) return false;
+        *state = std::move(stored).value();
+        return true;
       },
       seconds(20), milliseconds(50)))
-      << "sync set never reached " << size << " members";
+      << "the sync set never reached 2 members";
 }
 
 TEST_F(FailoverTest, SigkillOfTheActiveUnderLoadPromotesAStandbyAtOnce) {
   HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
-  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
-  auto active = ha.WaitForActive(seconds(10));
-  ASSERT_TRUE(active.ok()) << active.status();
-  WaitForSyncSet(ha, 2);
-  auto before = ha.ReadState();
-  ASSERT_TRUE(before.ok()) << before.status();
+  int active = -1;
+  arbiter::ClusterState before;
+  ASSERT_NO_FATAL_FAILURE(StartWithFullSyncSet(ha, &active, &before));
 
   FollowingWriter writer(ha.gateways(), {.dimension = 4});
-  writer.Start(*active);
+  writer.Start(active);
   ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10)));
   const auto killed_at = steady_clock::now();
-  ASSERT_TRUE(ha.gateways().Kill(*active).ok());
+  ASSERT_TRUE(ha.gateways().Kill(active).ok());
 
-  auto promoted = ha.WaitForActive(seconds(10), [&](int i) { return i != *active; });
+  auto promoted = ha.WaitForActive(seconds(10), [&](int i) { return i != active; });
   ASSERT_TRUE(promoted.ok()) << promoted.status();
   const auto promoted_after = steady_clock::now() - killed_at;
   // The fast path does not wait for the lease.
@@ -85,37 +90,36 @@ TEST_F(FailoverTest, SigkillOfTheActiveUnderLoadPromotesAStandbyAtOnce) {
   writer.Stop();
   auto after = ha.ReadState();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->epoch, before->epoch + 1) << "exactly one promotion";
+  EXPECT_EQ(after->epoch, before.epoch + 1) << "exactly one promotion";
   EXPECT_EQ(after->active, ha.gateways().id(*promoted));
   ExpectAllAcked(ha.gateways(), *promoted, writer.acks());
 }
 
 TEST_F(FailoverTest, SigstopOfTheActivePromotesOnlyAfterTheLeaseAndTheOldActiveReturnsAsStandby) {
   HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
-  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
-  auto active = ha.WaitForActive(seconds(10));
-  ASSERT_TRUE(active.ok()) << active.status();
-  WaitForSyncSet(ha, 2);
+  int active = -1;
+  arbiter::ClusterState before;
+  ASSERT_NO_FATAL_FAILURE(StartWithFullSyncSet(ha, &active, &before));
 
   FollowingWriter writer(ha.gateways(), {.dimension = 4});
-  writer.Start(*active);
+  writer.Start(active);
   ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10)));
   const auto stopped_at = steady_clock::now();
-  ASSERT_TRUE(ha.gateways().Pause(*active).ok());
+  ASSERT_TRUE(ha.gateways().Pause(active).ok());
 
-  auto promoted = ha.WaitForActive(seconds(15), [&](int i) { return i != *active; });
+  auto promoted = ha.WaitForActive(seconds(15), [&](int i) { return i != active; });
   ASSERT_TRUE(promoted.ok()) << promoted.status();
   const auto promoted_after = steady_clock::now() - stopped_at;
   EXPECT_GE(promoted_after, milliseconds(kLeaseMs)) << "promoted before the old lease surely ran out";
 
   // Continued, the old active is past its deadline: it acknowledges nothing.
-  ASSERT_TRUE(ha.gateways().Resume(*active).ok());
-  auto direct = ha.gateways().Upsert(*active, GatewayCluster::MakeObject("after-stop", {1, 2, 3, 4}), seconds(5));
+  ASSERT_TRUE(ha.gateways().Resume(active).ok());
+  auto direct = ha.gateways().Upsert(active, GatewayCluster::MakeObject("after-stop", {1, 2, 3, 4}), seconds(5));
   EXPECT_FALSE(direct.status.ok()) << "the old active acknowledged a write after its lease";
   ASSERT_TRUE(writer.WaitForMoreAcks(50, seconds(10))) << "the client did not resume writing; last error " << writer.last_error();
   writer.Stop();
   for (const auto& ack : writer.acks()) {
-    if (ack.gateway == *active) {
+    if (ack.gateway == active) {
       EXPECT_LT(ack.at, stopped_at) << ack.id << " acked by the stopped active";
     }
   }
@@ -123,48 +127,44 @@ TEST_F(FailoverTest, SigstopOfTheActivePromotesOnlyAfterTheLeaseAndTheOldActiveR
   auto state = ha.ReadState();
   ASSERT_TRUE(state.ok()) << state.status();
   Status standby = ha.gateways().WaitForState(
-      *active, [&](const v1::GetStateResponse& s) { return s.role() == v1::ROLE_STANDBY && s.epoch() == state->epoch; },
+      active, [&](const v1::GetStateResponse& s) { return s.role() == v1::ROLE_STANDBY && s.epoch() == state->epoch; },
       seconds(15), "old active back as standby at the new epoch");
   EXPECT_TRUE(standby.ok()) << standby;
-  EXPECT_TRUE(ha.gateways().WaitCaughtUp(*promoted, *active, seconds(20)).ok()) << "tail not reconciled";
+  EXPECT_TRUE(ha.gateways().WaitCaughtUp(*promoted, active, seconds(20)).ok()) << "tail not reconciled";
   ExpectAllAcked(ha.gateways(), *promoted, writer.acks());
 }
 
 TEST_F(FailoverTest, SigkillOfTheActivesAgentFencesTheGatewayAtItsDeadlineThenPromotes) {
   HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
-  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
-  auto active = ha.WaitForActive(seconds(10));
-  ASSERT_TRUE(active.ok()) << active.status();
-  WaitForSyncSet(ha, 2);
+  int active = -1;
+  arbiter::ClusterState before;
+  ASSERT_NO_FATAL_FAILURE(StartWithFullSyncSet(ha, &active, &before));
 
   const auto killed_at = steady_clock::now();
-  ASSERT_TRUE(ha.KillAgent(*active).ok());
+  ASSERT_TRUE(ha.KillAgent(active).ok());
   // Its standbys still reach the arbiter, so failsafe does not keep it going.
   Status fenced = ha.gateways().WaitForState(
-      *active, [](const v1::GetStateResponse& s) { return s.fenced() || s.role() != v1::ROLE_ACTIVE; },
+      active, [](const v1::GetStateResponse& s) { return s.fenced() || s.role() != v1::ROLE_ACTIVE; },
       milliseconds(kLeaseMs + 2000), "the active fences itself");
   ASSERT_TRUE(fenced.ok()) << fenced;
-  auto write = ha.gateways().Upsert(*active, GatewayCluster::MakeObject("fenced", {1, 2, 3, 4}), seconds(5));
+  auto write = ha.gateways().Upsert(active, GatewayCluster::MakeObject("fenced", {1, 2, 3, 4}), seconds(5));
   EXPECT_FALSE(write.status.ok()) << "a fenced active acknowledged a write";
 
-  auto promoted = ha.WaitForActive(seconds(10), [&](int i) { return i != *active; });
+  auto promoted = ha.WaitForActive(seconds(10), [&](int i) { return i != active; });
   ASSERT_TRUE(promoted.ok()) << promoted.status();
   EXPECT_GE(steady_clock::now() - killed_at, milliseconds(kLeaseMs));
 }
 
 TEST_F(FailoverTest, SigkillOfTheArbiterLeaderHandsLeadershipOverWithoutAPromotion) {
   HaCluster ha({.gateways = 3, .arbiters = 3, .lease_ms = kLeaseMs});
-  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
-  auto active = ha.WaitForActive(seconds(10));
-  ASSERT_TRUE(active.ok()) << active.status();
-  WaitForSyncSet(ha, 2);
-  auto before = ha.ReadState();
-  ASSERT_TRUE(before.ok()) << before.status();
+  int active = -1;
+  arbiter::ClusterState before;
+  ASSERT_NO_FATAL_FAILURE(StartWithFullSyncSet(ha, &active, &before));
   auto leader = ha.LeaderArbiter();
   ASSERT_TRUE(leader.ok()) << leader.status();
 
   FollowingWriter writer(ha.gateways(), {.dimension = 4});
-  writer.Start(*active);
+  writer.Start(active);
   ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(10)));
   ASSERT_TRUE(ha.KillArbiter(*leader).ok());
   const auto killed_at = steady_clock::now();
@@ -183,7 +183,7 @@ TEST_F(FailoverTest, SigkillOfTheArbiterLeaderHandsLeadershipOverWithoutAPromoti
   // keeps going throughout (failsafe covers the leaderless seconds).
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto s = ha.gateways().GetState(*active);
+        auto s = ha.gateways().GetState(active);
         return s.ok() && s->lease_remaining_ms() > static_cast<int64_t>(kLeaseMs / 2) &&
                steady_clock::now() - killed_at > milliseconds(ha.options().zookeeper_session_timeout_ms);
       },
@@ -194,21 +194,18 @@ TEST_F(FailoverTest, SigkillOfTheArbiterLeaderHandsLeadershipOverWithoutAPromoti
   EXPECT_LT(writer.LongestGapAfter(killed_at), milliseconds(1000)) << "writes stalled while the leader changed";
   auto after = ha.ReadState();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->epoch, before->epoch) << "a promotion happened although the active never failed";
-  EXPECT_EQ(after->active, before->active);
+  EXPECT_EQ(after->epoch, before.epoch) << "a promotion happened although the active never failed";
+  EXPECT_EQ(after->active, before.active);
 }
 
 TEST_F(FailoverTest, ZookeeperDownForThirtySecondsPromotesNobodyAndTheActiveKeepsServing) {
   HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs});
-  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
-  auto active = ha.WaitForActive(seconds(10));
-  ASSERT_TRUE(active.ok()) << active.status();
-  WaitForSyncSet(ha, 2);
-  auto before = ha.ReadState();
-  ASSERT_TRUE(before.ok()) << before.status();
+  int active = -1;
+  arbiter::ClusterState before;
+  ASSERT_NO_FATAL_FAILURE(StartWithFullSyncSet(ha, &active, &before));
 
   FollowingWriter writer(ha.gateways(), {.dimension = 4});
-  writer.Start(*active);
+  writer.Start(active);
   ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(10)));
   ha.zookeeper()->Stop();
   const auto stopped_at = steady_clock::now();
@@ -217,7 +214,7 @@ TEST_F(FailoverTest, ZookeeperDownForThirtySecondsPromotesNobodyAndTheActiveKeep
   while (steady_clock::now() - stopped_at < seconds(30)) {
     ASSERT_TRUE(writer.WaitForMoreAcks(10, seconds(3))) << "writes stopped while ZooKeeper was down";
     for (int i = 0; i < ha.gateways().size(); ++i) {
-      if (i == *active) continue;
+      if (i == active) continue;
       auto s = ha.gateways().GetState(i);
       ASSERT_TRUE(s.ok() && s->role() != v1::ROLE_ACTIVE) << ha.gateways().id(i) << " became active";
     }
@@ -226,32 +223,29 @@ TEST_F(FailoverTest, ZookeeperDownForThirtySecondsPromotesNobodyAndTheActiveKeep
   // Recovery by itself: a leader again, the lease renewed, same epoch.
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto s = ha.gateways().GetState(*active);
+        auto s = ha.gateways().GetState(active);
         return s.ok() && s->role() == v1::ROLE_ACTIVE && s->lease_remaining_ms() > static_cast<int64_t>(kLeaseMs / 2);
       },
       seconds(30), milliseconds(50)))
       << "the active's lease was never renewed after ZooKeeper returned";
   writer.Stop();
-  for (const auto& ack : writer.acks()) EXPECT_EQ(ack.gateway, *active);
+  for (const auto& ack : writer.acks()) EXPECT_EQ(ack.gateway, active);
   auto after = ha.ReadState();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->epoch, before->epoch);
-  EXPECT_EQ(after->active, before->active);
+  EXPECT_EQ(after->epoch, before.epoch);
+  EXPECT_EQ(after->active, before.active);
 }
 
 TEST_F(FailoverTest, LosingOneMemberOfAThreeNodeZookeeperEnsembleInterruptsNothing) {
   ZookeeperEnsemble ensemble(3);
   ASSERT_TRUE(ensemble.Start().ok());
   HaCluster ha({.gateways = 3, .lease_ms = kLeaseMs, .zookeeper_connect = ensemble.connect_string()});
-  ASSERT_TRUE(ha.Start().ok()) << ha.DescribeLogs();
-  auto active = ha.WaitForActive(seconds(10));
-  ASSERT_TRUE(active.ok()) << active.status();
-  WaitForSyncSet(ha, 2);
-  auto before = ha.ReadState();
-  ASSERT_TRUE(before.ok()) << before.status();
+  int active = -1;
+  arbiter::ClusterState before;
+  ASSERT_NO_FATAL_FAILURE(StartWithFullSyncSet(ha, &active, &before));
 
   FollowingWriter writer(ha.gateways(), {.dimension = 4});
-  writer.Start(*active);
+  writer.Start(active);
   ASSERT_TRUE(writer.WaitForMoreAcks(20, seconds(10)));
   const auto killed_at = steady_clock::now();
   ensemble.StopMember(0);
@@ -262,12 +256,12 @@ TEST_F(FailoverTest, LosingOneMemberOfAThreeNodeZookeeperEnsembleInterruptsNothi
   }
   writer.Stop();
   EXPECT_LT(writer.LongestGapAfter(killed_at), milliseconds(1000));
-  auto s = ha.gateways().GetState(*active);
+  auto s = ha.gateways().GetState(active);
   ASSERT_TRUE(s.ok());
   EXPECT_GT(s->lease_remaining_ms(), 0) << "the lease lapsed: the arbiter was interrupted";
   auto after = ha.ReadState();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->epoch, before->epoch);
+  EXPECT_EQ(after->epoch, before.epoch);
 }
 
 }  // namespace
