@@ -78,6 +78,11 @@ void Arbiter::RegisterMetrics() {
                      .Name("baton_arbiter_promotions_total")
                      .Help("Promotions persisted by this replica, by reason")
                      .Register(registry);
+  // Every reason shows from the start, at 0, so rates and alerts see it.
+  for (PromotionReason reason :
+       {PromotionReason::kBootstrap, PromotionReason::kProcessGone, PromotionReason::kLeaseExpired}) {
+    promotions_->Add({{"reason", std::string(PromotionReasonName(reason))}});
+  }
   state_writes_ = &prometheus::BuildCounter()
                        .Name("baton_arbiter_state_writes_total")
                        .Help("Guarded cluster state writes to ZooKeeper, by result")

@@ -369,17 +369,6 @@ std::string Num(double v, int decimals = 2) {
   return buf;
 }
 
-// BinaryPath() needs BATON_BUILD_DIR; this binary lives in <build>/bench.
-void SetBuildDirFromExecutable() {
-  if (std::getenv("BATON_BUILD_DIR") != nullptr) return;
-  char exe[4096] = {};
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return;
-  std::string path(exe, static_cast<size_t>(n));
-  for (int i = 0; i < 2 && path.rfind('/') != std::string::npos; ++i) path.resize(path.rfind('/'));
-  ::setenv("BATON_BUILD_DIR", path.c_str(), 0);
-}
-
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--counts 1000,2500,...] [--step-seconds S] [--streams-per-connection N]\n"
@@ -421,7 +410,7 @@ int Main(int argc, char** argv) {
       opt.streams_per_connection < 1 || opt.streams_per_connection > 1000 || opt.max_seconds < 10) {
     return Usage(argv[0]);
   }
-  SetBuildDirFromExecutable();
+  baton::testing::DefaultBuildDirToExecutable();
   if (!baton::testing::ZookeeperAvailable()) {
     std::fprintf(stderr, "arbiter_scale: %s\n", baton::testing::ZookeeperUnavailableReason().c_str());
     return 1;

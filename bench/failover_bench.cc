@@ -54,6 +54,7 @@
 #include "bench/resp.h"
 #include "common/process.h"
 #include "tests/support/following_writer.h"
+#include "tests/support/binaries.h"
 #include "tests/support/ha_cluster.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_util.h"
@@ -468,20 +469,14 @@ class SentinelSetup {
   }
 
   Status Start() {
-    for (int i = 0; i < 2; ++i) {
-      RedisNode& n = redis_[i];
-      n.port = baton::testing::PickFreePort();
-      n.dir = dir_.Join("redis" + std::to_string(i));
-      n.conf = n.dir + "/redis.conf";
-      n.log = n.dir + "/redis.log";
-    }
-    for (int i = 0; i < 3; ++i) {
-      RedisNode& s = sentinels_[i];
-      s.port = baton::testing::PickFreePort();
-      s.dir = dir_.Join("sentinel" + std::to_string(i));
-      s.conf = s.dir + "/sentinel.conf";
-      s.log = s.dir + "/sentinel.log";
-    }
+    auto place = [this](RedisNode& node, const std::string& kind, int i) {
+      node.port = baton::testing::PickFreePort();
+      node.dir = dir_.Join(kind + std::to_string(i));
+      node.conf = node.dir + "/" + kind + ".conf";
+      node.log = node.dir + "/" + kind + ".log";
+    };
+    for (int i = 0; i < 2; ++i) place(redis_[i], "redis", i);
+    for (int i = 0; i < 3; ++i) place(sentinels_[i], "sentinel", i);
     for (int i = 0; i < 2; ++i) {
       RedisNode& n = redis_[i];
       std::string extra = i == 1 ? "replicaof 127.0.0.1 " + std::to_string(redis_[0].port) + "\n" : "";
@@ -783,17 +778,6 @@ void RunSentinel(const Options& opt, std::map<Fault, Series>* out) {
 
 // ---------------------------------------------------------------------------
 
-// BinaryPath() needs BATON_BUILD_DIR; this binary lives in <build>/bench.
-void SetBuildDirFromExecutable() {
-  if (std::getenv("BATON_BUILD_DIR") != nullptr) return;
-  char exe[4096] = {};
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return;
-  std::string path(exe, static_cast<size_t>(n));
-  for (int i = 0; i < 2 && path.rfind('/') != std::string::npos; ++i) path.resize(path.rfind('/'));
-  ::setenv("BATON_BUILD_DIR", path.c_str(), 0);
-}
-
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--trials N] [--lease-ms MS] [--gateways N] [--no-baton] [--no-sentinel]\n"
@@ -830,7 +814,7 @@ int Main(int argc, char** argv) {
       opt.gateways > 7) {
     return Usage(argv[0]);
   }
-  SetBuildDirFromExecutable();
+  baton::testing::DefaultBuildDirToExecutable();
   spdlog::set_level(spdlog::level::warn);  // the fixtures' own ZooKeeper client logs every connect
   if (opt.baton && !baton::testing::ZookeeperAvailable()) {
     std::fprintf(stderr, "failover: %s\n", baton::testing::ZookeeperUnavailableReason().c_str());

@@ -151,11 +151,7 @@ void ReplicationService::Shutdown() {
 grpc::Status ReplicationService::Replicate(
     grpc::ServerContext* context, grpc::ServerReaderWriter<v1::ReplicateResponse, v1::ReplicateRequest>* stream) {
   if (!Register(context)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down");
-  struct Unregistration {
-    ReplicationService* service;
-    grpc::ServerContext* context;
-    ~Unregistration() { service->Unregister(context); }
-  } unregistration{this, context};
+  const CallRegistration registration{this, context};
   v1::ReplicateRequest request;
   if (!stream->Read(&request)) return grpc::Status::OK;
   const uint64_t generation = generation_.fetch_add(1) + 1;
@@ -192,11 +188,7 @@ grpc::Status ReplicationService::FetchSnapshot(grpc::ServerContext* context, con
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "instance " + instance_id_ + " is not the active");
   }
   if (!Register(context)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down");
-  struct Unregistration {
-    ReplicationService* service;
-    grpc::ServerContext* context;
-    ~Unregistration() { service->Unregister(context); }
-  } unregistration{this, context};
+  const CallRegistration registration{this, context};
   auto bytes = host_.SnapshotForPeer();
   if (!bytes.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, bytes.status().ToString());
   const std::string& file = *bytes;

@@ -84,6 +84,12 @@ class ReplicationService final : public v1::Replication::Service {
   // once shut down.
   bool Register(grpc::ServerContext* context) EXCLUDES(calls_mu_);
   void Unregister(grpc::ServerContext* context) EXCLUDES(calls_mu_);
+  // Unregisters a registered call when the handler returns.
+  struct CallRegistration {
+    ReplicationService* service;
+    grpc::ServerContext* context;
+    ~CallRegistration() { service->Unregister(context); }
+  };
 
   const std::string instance_id_;
   Wal& wal_;

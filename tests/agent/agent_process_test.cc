@@ -14,6 +14,7 @@
 #include "tests/agent/fake_arbiter.h"
 #include "tests/support/binaries.h"
 #include "tests/support/gateway_cluster.h"
+#include "tests/support/metrics_text.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_util.h"
 
@@ -25,18 +26,6 @@ using baton::testing::HttpGet;
 using baton::testing::WaitFor;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// Runs `promtool check metrics` on `body`; "" when clean or not installed.
-std::string PromtoolProblems(const std::string& body, const std::string& path) {
-  if (access("/usr/bin/promtool", X_OK) != 0) return "";
-  std::ofstream(path) << body;
-  FILE* pipe = popen(("/usr/bin/promtool check metrics < '" + path + "' 2>&1").c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buffer[512];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
-  return pclose(pipe) == 0 ? "" : output;
-}
 
 TEST(AgentProcess, AppliesGrantServesProbesAndStopsCleanly) {
   baton::testing::GatewayCluster cluster({.size = 1});
@@ -85,7 +74,7 @@ TEST(AgentProcess, AppliesGrantServesProbesAndStopsCleanly) {
   EXPECT_EQ(testing::MetricValue(body, "baton_agent_assignments_applied_total", {{"role", "active"}, {"code", "OK"}}),
             1)
       << body;
-  EXPECT_EQ(PromtoolProblems(body, dir.Join("metrics.txt")), "");
+  EXPECT_EQ(baton::testing::PromtoolProblems(body, dir.Join("metrics.txt")), "");
   EXPECT_NE(daemon->Log().find("assignment cluster=c1 instance=g1 role=ACTIVE epoch=3"), std::string::npos)
       << daemon->Log();
 

@@ -91,23 +91,4 @@ int FakeGatewayClient::blocked() const {
   return blocked_;
 }
 
-double MetricValue(const std::string& body, const std::string& name,
-                   const std::map<std::string, std::string>& labels) {
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line.compare(0, name.size(), name) != 0) continue;
-    const char next = line.size() > name.size() ? line[name.size()] : '\0';
-    if (next != ' ' && next != '{') continue;
-    bool all = true;
-    for (const auto& [key, value] : labels) {
-      if (line.find(key + "=\"" + value + "\"") == std::string::npos) all = false;
-    }
-    if (!all) continue;
-    return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 }  // namespace baton::agent::testing

@@ -2,6 +2,8 @@
 // or fail, a scripted ProcessWatch, and reading one sample from /metrics.
 #pragma once
 
+#include "tests/support/metrics_text.h"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -64,8 +66,6 @@ class FakeProcessWatch : public ProcessWatch {
   Liveness liveness = Liveness::kAlive;
 };
 
-// The value of `name{labels}` in a Prometheus text exposition; -1 if absent.
-double MetricValue(const std::string& body, const std::string& name,
-                   const std::map<std::string, std::string>& labels = {});
+using baton::testing::MetricValue;
 
 }  // namespace baton::agent::testing

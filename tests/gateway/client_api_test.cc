@@ -20,6 +20,7 @@
 #include "gateway/log/wal_reader.h"
 #include "tests/gateway/gateway_fixture.h"
 #include "tests/support/binaries.h"
+#include "tests/support/metrics_text.h"
 
 namespace baton::gateway::testing {
 namespace {
@@ -438,27 +439,6 @@ TEST_F(ClientApiTest, MirrorOriginMetadataMarksTheWriteAsMirrored) {
   EXPECT_EQ(origins["mirrored-rm"], (std::vector<std::string>{"", "c3"}));
 }
 
-// The value of the sample `name{labels...}` in a Prometheus text exposition,
-// or NaN when there is none.
-double MetricValue(const std::string& body, const std::string& name,
-                   const std::vector<std::pair<std::string, std::string>>& labels) {
-  std::istringstream lines(body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line.compare(0, name.size(), name) != 0) continue;
-    if (line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
-    const size_t value_at = line.rfind(' ');
-    const std::string series = line.substr(0, value_at);
-    bool match = true;
-    for (const auto& [key, value] : labels) {
-      if (series.find(key + "=\"" + value + "\"") == std::string::npos) match = false;
-    }
-    if (match) return std::stod(line.substr(value_at + 1));
-  }
-  return std::nan("");
-}
-
 TEST_F(ClientApiTest, ProbesAndMetrics) {
   MustWrite("h", {Op::kInsert, kV1});
   EXPECT_EQ(Write("h", {Op::kInsert, kV2}).status.error_code(), StatusCode::ALREADY_EXISTS);
@@ -475,26 +455,17 @@ TEST_F(ClientApiTest, ProbesAndMetrics) {
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   ASSERT_EQ(metrics->first, 200);
   const std::string& body = metrics->second;
-  EXPECT_GE(MetricValue(body, "baton_gateway_writes_total", {{"op", "insert"}, {"code", "OK"}}), 1) << body;
-  EXPECT_GE(MetricValue(body, "baton_gateway_writes_total", {{"op", "insert"}, {"code", "ALREADY_EXISTS"}}), 1);
+  EXPECT_GE(baton::testing::MetricValue(body, "baton_gateway_writes_total", {{"op", "insert"}, {"code", "OK"}}), 1) << body;
+  EXPECT_GE(baton::testing::MetricValue(body, "baton_gateway_writes_total", {{"op", "insert"}, {"code", "ALREADY_EXISTS"}}), 1);
   EXPECT_THAT(body, HasSubstr("# TYPE baton_wal_fsync_duration_seconds histogram"));
-  EXPECT_GE(MetricValue(body, "baton_wal_fsync_duration_seconds_count", {}), 1);
-  EXPECT_GE(MetricValue(body, "baton_gateway_objects", {}), 1);
+  EXPECT_GE(baton::testing::MetricValue(body, "baton_wal_fsync_duration_seconds_count", {}), 1);
+  EXPECT_GE(baton::testing::MetricValue(body, "baton_gateway_objects", {}), 1);
 
-  if (access("/usr/bin/promtool", X_OK) != 0) {
+  if (!baton::testing::PromtoolAvailable()) {
     std::cout << "promtool not installed: /metrics lint skipped" << std::endl;
     return;
   }
-  const std::string path = dir_.Join("metrics.txt");
-  std::ofstream(path) << body;
-  const std::string command = "/usr/bin/promtool check metrics < '" + path + "' 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[512];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
-  const int status = pclose(pipe);
-  EXPECT_EQ(status, 0) << "promtool check metrics:\n" << output;
+  EXPECT_EQ(baton::testing::PromtoolProblems(body, dir_.Join("metrics.txt")), "");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "tests/support/following_writer.h"
 #include "tests/support/ha_cluster.h"
+#include "tests/support/metrics_text.h"
 #include "tests/support/test_util.h"
 #include "tests/support/zookeeper_server.h"
 
@@ -93,6 +94,25 @@ TEST_F(FailoverTest, SigkillOfTheActiveUnderLoadPromotesAStandbyAtOnce) {
   EXPECT_EQ(after->epoch, before.epoch + 1) << "exactly one promotion";
   EXPECT_EQ(after->active, ha.gateways().id(*promoted));
   ExpectAllAcked(ha.gateways(), *promoted, writer.acks());
+
+  // The arbiter counts what it did: the bootstrap and this promotion, and the
+  // time from detection to each new active reporting as active.
+  std::string body;
+  const bool counted = WaitFor(
+      [&] {
+        auto metrics = HttpGet(ha.arbiter_http_port(0), "/metrics");
+        if (!metrics.ok()) return false;
+        body = metrics->second;
+        return MetricValue(body, "baton_arbiter_failover_duration_seconds_count") >= 2;
+      },
+      seconds(5));
+  EXPECT_TRUE(counted) << body;
+  EXPECT_EQ(MetricValue(body, "baton_arbiter_leader"), 1) << body;
+  EXPECT_EQ(MetricValue(body, "baton_arbiter_promotions_total", {{"reason", "bootstrap"}}), 1) << body;
+  EXPECT_EQ(MetricValue(body, "baton_arbiter_promotions_total", {{"reason", "process_gone"}}), 1) << body;
+  EXPECT_EQ(MetricValue(body, "baton_arbiter_promotions_total", {{"reason", "lease_expired"}}), 0) << body;
+  EXPECT_GE(MetricValue(body, "baton_arbiter_heartbeat_duration_seconds_count"), 1) << body;
+  EXPECT_EQ(PromtoolProblems(body, ha.pid_file(0) + ".metrics"), "");
 }
 
 TEST_F(FailoverTest, SigstopOfTheActivePromotesOnlyAfterTheLeaseAndTheOldActiveReturnsAsStandby) {

@@ -1,5 +1,7 @@
 #include "tests/support/binaries.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +22,16 @@ std::string BinaryPath(const std::string& relative) {
     std::abort();
   }
   return std::string(dir) + "/" + relative;
+}
+
+void DefaultBuildDirToExecutable() {
+  if (std::getenv("BATON_BUILD_DIR") != nullptr) return;
+  char exe[4096] = {};
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  std::string path(exe, static_cast<size_t>(n));
+  for (int i = 0; i < 2 && path.rfind('/') != std::string::npos; ++i) path.resize(path.rfind('/'));
+  ::setenv("BATON_BUILD_DIR", path.c_str(), 0);
 }
 
 Result<std::pair<int, std::string>> HttpGet(uint16_t port, const std::string& path,

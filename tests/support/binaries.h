@@ -17,6 +17,11 @@ namespace baton::testing {
 // Uses BATON_BUILD_DIR (set by ctest); aborts when it is missing.
 std::string BinaryPath(const std::string& relative);
 
+// For programs outside ctest (benchmarks in <build>/bench): when
+// BATON_BUILD_DIR is unset, sets it to the directory two levels above this
+// executable, so BinaryPath() works when the binary is run by hand.
+void DefaultBuildDirToExecutable();
+
 // GET http://127.0.0.1:port/path. Returns {status, body}; UNAVAILABLE when
 // nothing answers within `timeout`.
 Result<std::pair<int, std::string>> HttpGet(uint16_t port, const std::string& path,
