@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "arbiter/status_page.h"
+#include "arbiter/status_view.h"
+
 namespace baton::arbiter {
 namespace {
 
@@ -37,6 +40,9 @@ Arbiter::Arbiter(const Config& config, Clock& clock)
                      .lease_margin = std::chrono::milliseconds(config.GetInt("lease_margin_ms"))},
           .lease_ms = static_cast<uint32_t>(config.GetInt("lease_ms")),
           .failsafe = config.GetBool("failsafe")}) {
+  own_info_ = LeaderInfo{id_,
+                         OrDefault(config.GetString("arbiter.advertise_http"), config.GetString("http.listen")),
+                         advertise_grpc_};
   RegisterMetrics();
 }
 
@@ -79,8 +85,9 @@ void Arbiter::RegisterMetrics() {
                      .Help("Promotions persisted by this replica, by reason")
                      .Register(registry);
   // Every reason shows from the start, at 0, so rates and alerts see it.
-  for (PromotionReason reason :
-       {PromotionReason::kBootstrap, PromotionReason::kProcessGone, PromotionReason::kLeaseExpired}) {
+  for (PromotionReason reason : {PromotionReason::kBootstrap, PromotionReason::kProcessGone,
+                                 PromotionReason::kLeaseExpired, PromotionReason::kSwitchover,
+                                 PromotionReason::kManualFailover}) {
     promotions_->Add({{"reason", std::string(PromotionReasonName(reason))}});
   }
   state_writes_ = &prometheus::BuildCounter()
@@ -106,12 +113,17 @@ Status Arbiter::Start() {
   http_options.bearer_token = config_.GetString("api.token");
   http_options.metrics = &metrics_;
   http_options.ready = [this] { return zookeeper_connected(); };
-  auto http = HttpServer::Start(http_options, Router());
+  // Switchover and failover calls hold a worker until they complete.
+  http_options.threads = 16;
+  Router router;
+  AddRestRoutes(router, *this, RestOptions{.status_page_html = std::string(StatusPageHtml())});
+  auto http = HttpServer::Start(http_options, std::move(router));
   if (!http.ok()) return http.status().WithContext("http.listen");
   http_ = std::move(http).value();
   spdlog::info("arbiter {}: grpc on port {}, http on port {}", id_, grpc_port_, http_->port());
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   decider_ = std::thread([this] { DecisionLoop(); });
+  publisher_ = std::thread([this] { PublishLoop(); });
   return Status::Ok();
 }
 
@@ -121,9 +133,11 @@ void Arbiter::Stop() {
     MutexLock lock(&mu_);
     supervisor_cv_.SignalAll();
     decider_cv_.SignalAll();
+    publisher_cv_.SignalAll();
   }
   if (supervisor_.joinable()) supervisor_.join();
   if (decider_.joinable()) decider_.join();
+  if (publisher_.joinable()) publisher_.join();
   // Open agent streams would hold Shutdown() forever without a deadline.
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   if (http_) http_->Stop();
@@ -273,17 +287,44 @@ Status Arbiter::TakeLeadership(ZkClient& zk) {
 }
 
 void Arbiter::RefreshLeaderAddress(Election& election) {
-  std::string address;
+  std::optional<LeaderInfo> info;
   auto data = election.ReadLeaderData();
   if (data.ok()) {
     auto json = nlohmann::json::parse(*data, nullptr, /*allow_exceptions=*/false);
-    if (json.is_object() && json.contains("grpc") && json["grpc"].is_string()) {
-      address = json["grpc"].get<std::string>();
+    if (json.is_object()) {
+      auto text = [&json](const char* key) {
+        return json.contains(key) && json[key].is_string() ? json[key].get<std::string>() : std::string();
+      };
+      info = LeaderInfo{text("id"), text("http"), text("grpc")};
     }
   }
   MutexLock lock(&mu_);
   if (!data.ok() && data.status().code() == StatusCode::kUnavailable) return;  // keep what we knew
-  leader_grpc_address_ = address;
+  leader_ = info;
+  leader_grpc_address_ = info ? info->grpc : std::string();
+}
+
+std::optional<LeaderInfo> Arbiter::leader() const {
+  if (book_.leading()) return own_info_;
+  MutexLock lock(&mu_);
+  return leader_;
+}
+
+Result<std::shared_ptr<ZkClient>> Arbiter::zookeeper() const {
+  std::shared_ptr<ZkClient> zk;
+  {
+    MutexLock lock(&mu_);
+    zk = zk_;
+  }
+  if (!zk || zk->state() != ZkState::kConnected) {
+    return Status::Unavailable("this arbiter replica is not connected to ZooKeeper");
+  }
+  return zk;
+}
+
+std::string Arbiter::election_path() const {
+  MutexLock lock(&mu_);
+  return election_path_;
 }
 
 v1::HeartbeatResponse Arbiter::OnHeartbeat(const v1::Heartbeat& heartbeat, uint64_t stream_id) {
@@ -361,6 +402,53 @@ void Arbiter::Persist(const PendingChange& change) {
   auto reloaded = store.LoadState(change.cluster);
   book_.Abandoned(change.cluster,
                   reloaded.ok() ? std::optional<ClusterState>(std::move(reloaded).value()) : std::nullopt);
+}
+
+void Arbiter::PublishLoop() {
+  const auto interval = std::chrono::milliseconds(config_.GetInt("status.publish_interval_ms"));
+  while (!stopping_) {
+    {
+      MutexLock lock(&mu_);
+      if (!stopping_) publisher_cv_.WaitFor(interval);
+    }
+    if (stopping_) return;
+    if (!book_.leading()) continue;
+    auto zk = zookeeper();
+    if (!zk.ok()) continue;
+    StateStore store(**zk, root_);
+    const std::string path = election_path();
+    PublishEvents(store, path);
+    const MonoTime now = clock_.Now();
+    const int64_t now_ms = WallNowMs();
+    for (const auto& [name, observation] : book_.Observe(now)) {
+      nlohmann::json view = ClusterView(name, observation, now);
+      view["as_of_ms"] = now_ms;
+      if (Status s = store.WriteObserved(path, name, view.dump()); !s.ok()) {
+        spdlog::debug("cluster={}: cannot publish the observation: {}", name, s.ToString());
+      }
+    }
+  }
+}
+
+void Arbiter::PublishEvents(StateStore& store, const std::string& election_path) {
+  std::vector<ClusterEvent> events = book_.TakeEvents();
+  if (events.empty()) return;
+  std::vector<std::string> encoded;
+  encoded.reserve(events.size());
+  for (const ClusterEvent& event : events) encoded.push_back(EncodeEvent(event));
+  if (Status s = store.AppendEvents(election_path, encoded); !s.ok()) {
+    spdlog::warn("cannot record {} events in ZooKeeper (kept for the next attempt): {}", events.size(), s.ToString());
+    // A failed multi wrote none of its batch; earlier batches may be in, so
+    // an event can be recorded twice, never lost while this replica leads.
+    for (ClusterEvent& event : events) book_.AddEvent(std::move(event));
+    return;
+  }
+  events_since_trim_ += events.size();
+  const auto keep = static_cast<size_t>(config_.GetInt("events.max_history"));
+  if (events_since_trim_ >= std::max<size_t>(1, keep / 10)) {
+    events_since_trim_ = 0;
+    if (Status s = store.TrimEvents(keep); !s.ok()) spdlog::warn("cannot trim the event history: {}", s.ToString());
+  }
 }
 
 }  // namespace baton::arbiter

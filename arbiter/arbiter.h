@@ -6,7 +6,10 @@
 // Threads: the supervisor (ZooKeeper session, election, leadership changes,
 // leader address for followers), the decider (every decision_interval_ms
 // while leading: ClusterBook::Decide, then the guarded ZooKeeper writes),
-// gRPC's callback threads (heartbeats) and Poco's HTTP threads.
+// the publisher (while leading: the event history and, every
+// status.publish_interval_ms, each cluster's observation for followers'
+// REST answers), gRPC's callback threads (heartbeats) and Poco's HTTP
+// threads (the operator API, arbiter/rest_api.h).
 //
 // Thread-safety: Start() and Stop() from one thread; the rest from any.
 // `clock` must outlive the arbiter.
@@ -25,6 +28,7 @@
 #include "arbiter/agent_service.h"
 #include "arbiter/cluster_book.h"
 #include "arbiter/election.h"
+#include "arbiter/rest_api.h"
 #include "arbiter/state_store.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -36,7 +40,7 @@
 
 namespace baton::arbiter {
 
-class Arbiter : public HeartbeatHandler {
+class Arbiter : public HeartbeatHandler, public RestBackend {
  public:
   explicit Arbiter(const Config& config, Clock& clock = RealClock());
   ~Arbiter() override;
@@ -51,6 +55,16 @@ class Arbiter : public HeartbeatHandler {
   uint16_t http_port() const;
   uint16_t grpc_port() const { return grpc_port_; }
   const std::string& id() const { return id_; }
+
+  // RestBackend.
+  const std::string& replica_id() const override { return id_; }
+  bool leading() const override { return book_.leading(); }
+  std::optional<LeaderInfo> leader() const override EXCLUDES(mu_);
+  Result<std::shared_ptr<ZkClient>> zookeeper() const override EXCLUDES(mu_);
+  std::string election_path() const override EXCLUDES(mu_);
+  const std::string& zookeeper_root() const override { return root_; }
+  ClusterBook& book() override { return book_; }
+  MonoTime now() const override { return clock_.Now(); }
 
   // HeartbeatHandler.
   v1::HeartbeatResponse OnHeartbeat(const v1::Heartbeat& heartbeat, uint64_t stream_id) override;
@@ -72,6 +86,9 @@ class Arbiter : public HeartbeatHandler {
   // Closes the ZooKeeper session (and so leaves the election).
   void DropSession() EXCLUDES(mu_);
   void DecisionLoop() EXCLUDES(mu_);
+  void PublishLoop() EXCLUDES(mu_);
+  // Writes the queued events (kept for the next turn when that fails).
+  void PublishEvents(StateStore& store, const std::string& election_path);
   void Persist(const PendingChange& change) EXCLUDES(mu_);
   void RegisterMetrics();
 
@@ -110,9 +127,14 @@ class Arbiter : public HeartbeatHandler {
   std::unique_ptr<Election> election_ GUARDED_BY(mu_);
   std::string election_path_ GUARDED_BY(mu_);
   std::string leader_grpc_address_ GUARDED_BY(mu_);
+  std::optional<LeaderInfo> leader_ GUARDED_BY(mu_);
+  CondVar publisher_cv_{&mu_};
 
   std::thread supervisor_;
   std::thread decider_;
+  std::thread publisher_;
+  LeaderInfo own_info_;
+  uint64_t events_since_trim_ = 0;  // publisher thread only
 };
 
 }  // namespace baton::arbiter

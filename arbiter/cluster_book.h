@@ -15,16 +15,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "arbiter/cluster_state.h"
 #include "arbiter/decisions.h"
 #include "baton/v1/arbiter.pb.h"
 #include "common/mutex.h"
+#include "common/status.h"
 
 namespace baton::arbiter {
 
@@ -40,6 +44,55 @@ struct PendingChange {
   std::string cluster;
   ClusterState state;
   Decision decision;
+};
+
+// One entry of the event history (docs/operator-api.md "GET /v1/events"):
+// what happened to a cluster, for operators. `fields` holds the type's own
+// keys (reason, message, durations, ...).
+struct ClusterEvent {
+  std::string cluster;
+  std::string type;
+  std::string instance;
+  uint64_t epoch = 0;
+  nlohmann::json fields = nlohmann::json::object();
+};
+
+enum class OperationKind { kSwitchover, kFailover };
+std::string_view OperationKindName(OperationKind kind);
+
+// An operator's switchover or failover, as REST hands it to the leader.
+struct OperationRequest {
+  OperationKind kind = OperationKind::kSwitchover;
+  // The instance to promote; empty (switchover only): the best healthy sync
+  // standby, chosen when the request is accepted.
+  std::string to;
+  bool force = false;  // failover only (see ClusterDecider::DecideFailover)
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct OperationResult {
+  Status status;
+  OperationKind kind = OperationKind::kSwitchover;
+  std::string from;  // the active when the operation started ("" if none)
+  std::string to;
+  uint64_t epoch = 0;  // the new epoch on success
+  std::chrono::milliseconds duration{0};
+};
+
+// Called exactly once, with the book's lock held: it must be quick and must
+// not call back into the book (fulfilling a promise is fine).
+using OperationDone = std::function<void(const OperationResult&)>;
+
+// What the leader currently sees of one cluster, beyond the stored state:
+// for GET /v1/status (docs/operator-api.md) and the copy followers read.
+struct ClusterObservation {
+  ClusterState state;
+  ClusterConfig config;
+  Reports reports;
+  std::string waiting_for;
+  // The operation in progress, if any, and how long ago it started.
+  std::optional<OperationRequest> operation;
+  std::chrono::milliseconds operation_age{0};
 };
 
 // What the leader did with one heartbeat.
@@ -83,7 +136,27 @@ class ClusterBook {
   void Abandoned(const std::string& cluster, std::optional<ClusterState> reloaded) EXCLUDES(mu_);
   void SetConfig(const std::string& cluster, const ClusterConfig& config) EXCLUDES(mu_);
 
+  // Operator calls (the leader's REST handlers). Each validates at once
+  // (NOT_FOUND: unknown cluster; UNAVAILABLE: not leading or disconnected;
+  // ABORTED: another operation runs; FAILED_PRECONDITION: not possible now,
+  // naming why) and otherwise queues the request for Decide(), which
+  // completes it through `done` (success at Committed(); failure when
+  // refused, past its timeout, when an automatic failover overtakes it, or
+  // at Resign()).
+  Status StartOperation(const std::string& cluster, OperationRequest request, MonoTime now, OperationDone done)
+      EXCLUDES(mu_);
+  // Maintenance on or off: persisted by Decide() (done at Committed(), or at
+  // once when the state already says so).
+  Status RequestMaintenance(const std::string& cluster, bool enabled, OperationDone done) EXCLUDES(mu_);
+  // Queues an event for the history (the Arbiter writes them to ZooKeeper).
+  void AddEvent(ClusterEvent event) EXCLUDES(mu_);
+  // Events since the last call, oldest first. At most kMaxQueuedEvents are
+  // kept while nobody takes them (ZooKeeper down): the oldest are dropped.
+  std::vector<ClusterEvent> TakeEvents() EXCLUDES(mu_);
+  static constexpr size_t kMaxQueuedEvents = 10000;
+
   // Copies for status and metrics.
+  std::map<std::string, ClusterObservation> Observe(MonoTime now) const EXCLUDES(mu_);
   std::map<std::string, ClusterState> States() const EXCLUDES(mu_);
   std::map<std::string, Reports> AllReports() const EXCLUDES(mu_);
   // What each cluster without a usable active waits for (empty when fine).
@@ -103,9 +176,33 @@ class ClusterBook {
     std::string waiting_for;
     // Set at a committed promotion until the new active reports as active.
     std::optional<MonoTime> promoted_detected_at;
+    // The active replaced by the last committed promotion, until it reports
+    // as a standby at the new epoch (the "demotion" event).
+    std::string demoting;
+    // Operator work in progress.
+    struct Operation {
+      OperationRequest request;
+      std::string from;
+      MonoTime started{};
+      OperationDone done;
+      bool committing = false;  // its promotion is the pending change
+    };
+    std::optional<Operation> operation;
+    std::optional<bool> maintenance_request;
+    std::vector<OperationDone> maintenance_done;
   };
 
   Cluster& ClusterFor(const std::string& name) REQUIRES(mu_);
+  // Completes the cluster's operation (if any) with `status`, and records
+  // the failure as an event.
+  void FailOperation(const std::string& name, Cluster& cluster, const Status& status, MonoTime now) REQUIRES(mu_);
+  void FinishMaintenance(Cluster& cluster, const Status& status) REQUIRES(mu_);
+  // One cluster's next change (or none), operator work included.
+  std::optional<PendingChange> DecideCluster(const std::string& name, Cluster& cluster, MonoTime now) REQUIRES(mu_);
+  void QueueEvent(ClusterEvent event) REQUIRES(mu_);
+  // Events a heartbeat reveals: fencing, demotion.
+  void NoteReport(const std::string& name, Cluster& cluster, const v1::Heartbeat& previous,
+                  const v1::Heartbeat& heartbeat) REQUIRES(mu_);
 
   const ClusterBookOptions options_;
   mutable Mutex mu_;
@@ -113,6 +210,7 @@ class ClusterBook {
   bool connected_ GUARDED_BY(mu_) = false;
   MonoTime leader_since_ GUARDED_BY(mu_){};
   std::map<std::string, Cluster> clusters_ GUARDED_BY(mu_);
+  std::vector<ClusterEvent> events_ GUARDED_BY(mu_);
 };
 
 }  // namespace baton::arbiter

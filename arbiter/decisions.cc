@@ -10,13 +10,7 @@
 namespace baton::arbiter {
 namespace {
 
-// Healthy enough to be granted the active role or to be promoted: a report
-// from a stream that has ended says nothing about the present.
-bool IsHealthy(const InstanceReport& report) {
-  const v1::Health health = report.heartbeat.health();
-  return report.stream_open && !report.heartbeat.gateway_process_gone() &&
-         (health == v1::HEALTH_OK || health == v1::HEALTH_DEGRADED);
-}
+bool IsHealthy(const InstanceReport& report) { return IsHealthyReport(report); }
 
 const InstanceReport* Find(const Reports& reports, const std::string& id) {
   auto it = reports.find(id);
@@ -168,62 +162,118 @@ std::optional<Failure> DetectFailure(const ClusterState& state, std::optional<Mo
   return failure;
 }
 
+bool InSyncSet(const ClusterState& state, const std::string& id) {
+  return std::find(state.sync_set.begin(), state.sync_set.end(), id) != state.sync_set.end();
+}
+
+bool PositionBefore(const v1::LogPosition& a, const v1::LogPosition& b) {
+  return std::make_pair(a.epoch(), a.seq()) < std::make_pair(b.epoch(), b.seq());
+}
+
+// The state after promoting `id`: a new epoch, `id` out of the sync set.
+ClusterState Promoted(const ClusterState& state, const Reports& reports, const std::string& id) {
+  ClusterState next = state;
+  next.epoch = NextEpoch(state, reports);
+  next.active = id;
+  next.sync_set.erase(std::remove(next.sync_set.begin(), next.sync_set.end(), id), next.sync_set.end());
+  return next;
+}
+
+Decision Refused(std::string why) {
+  Decision decision;
+  decision.refused = std::move(why);
+  return decision;
+}
+
 // Rule 4: promote the best fresh sync-set member once a quorum has reported.
+// With `chosen` (an operator's failover) the candidate is fixed: it must be
+// fresh and healthy, and, unless forced, pass the same quorum and be at
+// least as advanced as every fresh report.
 Decision Promote(const ClusterState& state, const ClusterConfig& config, const Reports& reports, MonoTime now,
-                 MonoTime not_before, const Failure& failure) {
-  if (state.maintenance) return Waiting("maintenance", failure.at);
+                 MonoTime not_before, const Failure& failure, const OperatorRequest* chosen = nullptr) {
+  if (state.maintenance && chosen == nullptr) return Waiting("maintenance", failure.at);
   if (now < not_before) {
     return Waiting(fmt::format("first lease of this leader: {} ms left before any promotion", MsLeft(now, not_before)),
                    failure.at);
+  }
+  const InstanceReport* chosen_report = nullptr;
+  if (chosen != nullptr) {
+    chosen_report = Find(reports, chosen->to);
+    if (chosen_report == nullptr || !IsHealthy(*chosen_report) || chosen_report->received <= failure.at) {
+      return Waiting(fmt::format("a healthy report from {} after the failure", chosen->to), failure.at);
+    }
+    if (!chosen->force && !InSyncSet(state, chosen->to)) {
+      return Refused(fmt::format("{} is not in the sync set {}; pass force to promote it anyway", chosen->to,
+                                 IdList(state.sync_set)));
+    }
   }
   std::vector<std::string> sync_set;
   for (const std::string& id : state.sync_set) {
     if (id != state.active) sync_set.push_back(id);  // the active is never its own successor
   }
-  if (sync_set.empty()) return Waiting("a sync standby: the sync set is empty, so nobody can be promoted", failure.at);
-
-  // Acknowledged writes are on k members of the sync set, so any |S| - k + 1
-  // include one that has each of them. k = 0 puts no write on any standby:
-  // the best we can do is hear from all of them. While the configured k is
-  // clamped to |S|, the active may still ack under a smaller, older sync set
-  // (a member just joined and raised the effective k before the active's
-  // assignment caught up), so then every member must report.
-  const bool clamped = config.sync_standbys >= sync_set.size();
-  const size_t k = std::min<size_t>(config.sync_standbys, sync_set.size());
-  const size_t needed = k == 0 || clamped ? sync_set.size() : sync_set.size() - k + 1;
-  std::vector<Candidate> fresh;
-  for (const std::string& id : sync_set) {
-    const InstanceReport* report = Find(reports, id);
-    // Strictly after the detection: earlier reports may predate writes the
-    // old active acknowledged.
-    if (report == nullptr || !IsHealthy(*report) || report->received <= failure.at) continue;
-    fresh.push_back({id, report->heartbeat.durable(), EffectivePriority(config, id, report)});
+  std::string winner;
+  v1::LogPosition winner_durable;
+  std::string quorum_note;
+  if (chosen != nullptr && chosen->force) {
+    winner = chosen->to;
+    winner_durable = chosen_report->heartbeat.durable();
+    quorum_note = "forced";
+  } else {
+    if (sync_set.empty()) {
+      return Waiting("a sync standby: the sync set is empty, so nobody can be promoted", failure.at);
+    }
+    // Acknowledged writes are on k members of the sync set, so any |S| - k + 1
+    // include one that has each of them. k = 0 puts no write on any standby:
+    // the best we can do is hear from all of them. While the configured k is
+    // clamped to |S|, the active may still ack under a smaller, older sync set
+    // (a member just joined and raised the effective k before the active's
+    // assignment caught up), so then every member must report.
+    const bool clamped = config.sync_standbys >= sync_set.size();
+    const size_t k = std::min<size_t>(config.sync_standbys, sync_set.size());
+    const size_t needed = k == 0 || clamped ? sync_set.size() : sync_set.size() - k + 1;
+    std::vector<Candidate> fresh;
+    for (const std::string& id : sync_set) {
+      const InstanceReport* report = Find(reports, id);
+      // Strictly after the detection: earlier reports may predate writes the
+      // old active acknowledged.
+      if (report == nullptr || !IsHealthy(*report) || report->received <= failure.at) continue;
+      fresh.push_back({id, report->heartbeat.durable(), EffectivePriority(config, id, report)});
+    }
+    if (fresh.size() < needed) {
+      return Waiting(fmt::format("fresh reports from {} of the sync set {} ({} so far)", needed, IdList(sync_set),
+                                 fresh.size()),
+                     failure.at);
+    }
+    std::sort(fresh.begin(), fresh.end(), Before);
+    const Candidate& best = fresh.front();
+    if (chosen != nullptr) {
+      if (PositionBefore(chosen_report->heartbeat.durable(), best.durable)) {
+        return Refused(fmt::format("{} is behind {} ({} < {}); fail over to {}, or pass force to accept the loss",
+                                   chosen->to, best.id, PositionText(chosen_report->heartbeat.durable()),
+                                   PositionText(best.durable), best.id));
+      }
+      winner = chosen->to;
+      winner_durable = chosen_report->heartbeat.durable();
+    } else {
+      if (best.priority == 0) {
+        // Promoting a less advanced member could lose a write only `best` has.
+        return Waiting(fmt::format("{} holds the highest durable position {} but has priority 0", best.id,
+                                   PositionText(best.durable)),
+                       failure.at);
+      }
+      winner = best.id;
+      winner_durable = best.durable;
+    }
+    quorum_note = fmt::format("{} of {} sync standbys reported", fresh.size(), sync_set.size());
   }
-  if (fresh.size() < needed) {
-    return Waiting(fmt::format("fresh reports from {} of the sync set {} ({} so far)", needed, IdList(sync_set),
-                               fresh.size()),
-                   failure.at);
-  }
-  std::sort(fresh.begin(), fresh.end(), Before);
-  const Candidate& best = fresh.front();
-  if (best.priority == 0) {
-    // Promoting a less advanced member could lose a write only `best` has.
-    return Waiting(fmt::format("{} holds the highest durable position {} but has priority 0", best.id,
-                               PositionText(best.durable)),
-                   failure.at);
-  }
 
-  ClusterState next = state;
-  next.epoch = NextEpoch(state, reports);
-  next.active = best.id;
-  next.sync_set.erase(std::remove(next.sync_set.begin(), next.sync_set.end(), best.id), next.sync_set.end());
-
+  const PromotionReason reason = chosen != nullptr ? PromotionReason::kManualFailover : failure.reason;
   Decision decision;
-  decision.reason = fmt::format("promote {} to active at epoch {} ({}: {}; {} of {} sync standbys reported, durable {})",
-                                best.id, next.epoch, PromotionReasonName(failure.reason), failure.what, fresh.size(),
-                                sync_set.size(), PositionText(best.durable));
-  decision.new_state = std::move(next);
-  decision.promotion = failure.reason;
+  decision.new_state = Promoted(state, reports, winner);
+  decision.reason = fmt::format("promote {} to active at epoch {} ({}: {}; {}, durable {})", winner,
+                                decision.new_state->epoch, PromotionReasonName(reason), failure.what, quorum_note,
+                                PositionText(winner_durable));
+  decision.promotion = reason;
   decision.detected_at = failure.at;
   return decision;
 }
@@ -238,8 +288,22 @@ std::string_view PromotionReasonName(PromotionReason reason) {
       return "process_gone";
     case PromotionReason::kLeaseExpired:
       return "lease_expired";
+    case PromotionReason::kSwitchover:
+      return "switchover";
+    case PromotionReason::kManualFailover:
+      return "manual_failover";
   }
   return "unknown";
+}
+
+bool IsHealthyReport(const InstanceReport& report) {
+  const v1::Health health = report.heartbeat.health();
+  return report.stream_open && !report.heartbeat.gateway_process_gone() &&
+         (health == v1::HEALTH_OK || health == v1::HEALTH_DEGRADED);
+}
+
+void ClusterDecider::Reprieve(MonoTime now) {
+  lease_expired_at_ = std::max(lease_expired_at_, now + timing_.lease + timing_.lease_margin);
 }
 
 uint32_t EffectivePriority(const ClusterConfig& config, const std::string& instance, const InstanceReport* report) {
@@ -278,8 +342,7 @@ bool ClusterDecider::ShouldGrant(const ClusterState& state, const std::string& i
   return true;
 }
 
-Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& config, const Reports& reports,
-                                MonoTime now) {
+void ClusterDecider::Observe(const ClusterState& state, const Reports& reports, MonoTime now) {
   Track(state, now);
   // The first "gone" report is the detection: the agent keeps repeating it,
   // and measuring freshness from the latest repeat could starve the quorum.
@@ -289,6 +352,11 @@ Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& 
   } else if (!gone_since_) {
     gone_since_ = active->received;
   }
+}
+
+Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& config, const Reports& reports,
+                                MonoTime now) {
+  Observe(state, reports, now);
   if (std::optional<Decision> membership = Membership(state, config, reports)) return std::move(*membership);
 
   Decision decision;
@@ -311,6 +379,74 @@ Decision ClusterDecider::Decide(const ClusterState& state, const ClusterConfig& 
     }
     return decision;  // a healthy active: nothing to do
   }
+  if (decision.new_state) decided_epoch_ = std::max(decided_epoch_, decision.new_state->epoch);
+  return decision;
+}
+
+Decision ClusterDecider::DecideSwitchover(const ClusterState& state, const ClusterConfig& config,
+                                          const Reports& reports, MonoTime now, const OperatorRequest& request) {
+  Decision automatic = Decide(state, config, reports, now);
+  if (automatic.new_state || state.active.empty()) return automatic;
+  if (request.to == state.active) return Refused(fmt::format("{} is already the active", request.to));
+  if (!state.members.contains(request.to) || !InSyncSet(state, request.to)) {
+    return Refused(fmt::format("{} is no longer in the sync set {}", request.to, IdList(state.sync_set)));
+  }
+  const InstanceReport* active = Find(reports, state.active);
+  if (active == nullptr || !active->heartbeat.handing_over() || active->heartbeat.epoch() != state.epoch ||
+      active->received <= request.started) {
+    return Waiting(fmt::format("{} to confirm that it hands over to {}", state.active, request.to));
+  }
+  // Nothing is acknowledged once the gateway hands over, so every
+  // acknowledged write is at or below this position.
+  const v1::LogPosition& handed_over_at = active->heartbeat.durable();
+  const InstanceReport* candidate = Find(reports, request.to);
+  if (candidate == nullptr || !IsHealthy(*candidate) || candidate->heartbeat.role() != v1::ROLE_STANDBY ||
+      candidate->heartbeat.epoch() != state.epoch) {
+    return Waiting(fmt::format("{} to report healthy as a standby at epoch {}", request.to, state.epoch));
+  }
+  if (PositionBefore(candidate->heartbeat.durable(), handed_over_at)) {
+    return Waiting(fmt::format("{} to catch up to {} (at {})", request.to, PositionText(handed_over_at),
+                               PositionText(candidate->heartbeat.durable())));
+  }
+  Decision decision;
+  decision.new_state = Promoted(state, reports, request.to);
+  if (EffectivePriority(config, state.active, active) > 0) {
+    decision.new_state->sync_set.push_back(state.active);
+    std::sort(decision.new_state->sync_set.begin(), decision.new_state->sync_set.end());
+  }
+  decision.reason = fmt::format("promote {} to active at epoch {} ({}: {} handed over at {}, {} durable {}; sync set {})",
+                                request.to, decision.new_state->epoch, PromotionReasonName(PromotionReason::kSwitchover),
+                                state.active, PositionText(handed_over_at), request.to,
+                                PositionText(candidate->heartbeat.durable()), IdList(decision.new_state->sync_set));
+  decision.promotion = PromotionReason::kSwitchover;
+  decision.detected_at = request.started;
+  decided_epoch_ = std::max(decided_epoch_, decision.new_state->epoch);
+  return decision;
+}
+
+Decision ClusterDecider::DecideFailover(const ClusterState& state, const ClusterConfig& config,
+                                        const Reports& reports, MonoTime now, const OperatorRequest& request) {
+  Observe(state, reports, now);
+  if (std::optional<Decision> membership = Membership(state, config, reports)) return std::move(*membership);
+  if (!state.members.contains(request.to)) {
+    return Refused(fmt::format("{} is not a member of the cluster", request.to));
+  }
+  if (request.to == state.active) return Refused(fmt::format("{} is already the active", request.to));
+  std::optional<Failure> failure;
+  if (state.active.empty()) {
+    if (now >= lease_expired_at_) {
+      failure = Failure{lease_expired_at_, PromotionReason::kManualFailover,
+                        fmt::format("the cluster has no active at epoch {}", state.epoch)};
+    }
+  } else {
+    failure = DetectFailure(state, gone_since_, now, lease_expired_at_);
+  }
+  if (!failure) {
+    return Waiting(fmt::format("the lease of {} to run out: {} ms left before {} may be promoted",
+                               state.active.empty() ? std::string("the last active") : state.active,
+                               MsLeft(now, lease_expired_at_), request.to));
+  }
+  Decision decision = Promote(state, config, reports, now, first_promotion_at_, *failure, &request);
   if (decision.new_state) decided_epoch_ = std::max(decided_epoch_, decision.new_state->epoch);
   return decision;
 }

@@ -47,6 +47,8 @@ enum class PromotionReason {
   kBootstrap,     // the cluster never had an active
   kProcessGone,   // the active's own agent saw its process exit (fast path)
   kLeaseExpired,  // the active stopped being renewed and its lease ran out
+  kSwitchover,    // operator: planned handover from a healthy active
+  kManualFailover,  // operator: promote a named instance
 };
 std::string_view PromotionReasonName(PromotionReason reason);
 
@@ -67,6 +69,21 @@ struct Decision {
   // the decider waits for ("lease of g1: 830 ms left", "fresh reports from 2
   // of the sync set {g2,g3}", "maintenance").
   std::string waiting_for;
+  // An operator's request (DecideSwitchover/DecideFailover) that can never
+  // succeed as asked: why ("g2 is behind g3 (4:10 < 4:12)"). Empty otherwise.
+  std::string refused;
+};
+
+// What an operator's switchover or failover asks of the decider.
+struct OperatorRequest {
+  // The instance to promote.
+  std::string to;
+  // Failover only: promote `to` even if it is not in the sync set or is
+  // behind other sync standbys (acknowledged writes it lacks are lost).
+  bool force = false;
+  // When the request was accepted: handover reports from before it are not
+  // evidence for it.
+  MonoTime started{};
 };
 
 // Decision memory for one cluster while this replica leads.
@@ -118,9 +135,40 @@ class ClusterDecider {
   //  returned alone, and promotions wait for a later call.
   Decision Decide(const ClusterState& state, const ClusterConfig& config, const Reports& reports, MonoTime now);
 
+  // A switchover to request.to from the healthy active (the caller grants the
+  // active its assignment with handover_to meanwhile). Membership changes
+  // and an automatic failover (the active fails meanwhile) come first, as
+  // from Decide(); the caller tells them apart by Decision::promotion. Then
+  // the switchover promotes once (a) the active has reported handing_over at
+  // the current epoch in a report received after request.started, so its
+  // durable position D is final, and (b) request.to reports healthy as a
+  // standby at the current epoch with durable >= D. The new state makes
+  // request.to the active at a new epoch and puts the old active in the sync
+  // set in its place (it holds every write, and it becomes request.to's
+  // standby). Refused when request.to stops being a healthy member.
+  Decision DecideSwitchover(const ClusterState& state, const ClusterConfig& config, const Reports& reports,
+                            MonoTime now, const OperatorRequest& request);
+
+  // A manual failover to request.to (the caller stops granting the active
+  // meanwhile). Membership first, as in Decide(); then, once the active's
+  // lease is surely over (or its process is gone, or there is none) and the
+  // new leader's first lease has passed, promotes request.to. Without force
+  // the rules of an automatic promotion hold, with the candidate fixed: it
+  // must be in the sync set, a quorum of the sync set must report after the
+  // detection, and nobody among them may be ahead of it (else refused,
+  // naming who is). With force only a fresh healthy report of request.to is
+  // needed. Maintenance does not stop it (the operator asked).
+  Decision DecideFailover(const ClusterState& state, const ClusterConfig& config, const Reports& reports,
+                          MonoTime now, const OperatorRequest& request);
+
   // The time after which any lease this replica (or a predecessor) granted
   // to the current active has surely run out.
   MonoTime lease_surely_expired_at() const { return lease_expired_at_; }
+
+  // The caller withheld grants from the active on purpose (an operator's
+  // failover that did not happen): its silence must not count as a failure
+  // for another lease from `now`.
+  void Reprieve(MonoTime now);
 
  private:
   DecisionTiming timing_;
@@ -144,7 +192,14 @@ class ClusterDecider {
   std::optional<MonoTime> gone_since_;
 
   void Track(const ClusterState& state, MonoTime now);
+  // Track() plus the fast-path bookkeeping every Decide* starts with.
+  void Observe(const ClusterState& state, const Reports& reports, MonoTime now);
 };
+
+// Healthy enough to be granted the active role or to be promoted: health OK
+// or DEGRADED, process not gone, stream open (an ended stream says nothing
+// about the present).
+bool IsHealthyReport(const InstanceReport& report);
 
 // Effective priority of `instance`: the config's, else the one it reports.
 uint32_t EffectivePriority(const ClusterConfig& config, const std::string& instance, const InstanceReport* report);

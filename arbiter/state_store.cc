@@ -1,5 +1,8 @@
 #include "arbiter/state_store.h"
 
+#include <algorithm>
+#include <charconv>
+
 namespace baton::arbiter {
 
 StateStore::StateStore(ZkClient& zk, std::string root) : zk_(zk), root_(std::move(root)) {}
@@ -73,6 +76,98 @@ Result<int32_t> StateStore::GuardedWrite(const std::string& election_path, const
     return done.status();
   }
   return zk_version < 0 ? 0 : zk_version + 1;
+}
+
+Status StateStore::WriteObserved(const std::string& election_path, const std::string& cluster,
+                                 const std::string& json) {
+  if (election_path.empty()) return Status::FailedPrecondition("not in the election; cannot publish status");
+  const std::string path = ClusterPath(cluster) + "/observed";
+  auto set = zk_.Multi({ZkOp::Check(election_path, -1), ZkOp::Set(path, json, -1)});
+  if (set.ok() || set.status().code() != StatusCode::kNotFound) return set.status();
+  BATON_RETURN_IF_ERROR(zk_.EnsurePath(ClusterPath(cluster)));
+  auto created = zk_.Multi({ZkOp::Check(election_path, -1), ZkOp::Create(path, json)});
+  // Lost a race with our own earlier attempt: the next publication sets it.
+  if (!created.ok() && created.status().code() == StatusCode::kAlreadyExists) return Status::Ok();
+  return created.status();
+}
+
+Result<std::optional<std::string>> StateStore::ReadObserved(const std::string& cluster) {
+  auto node = zk_.Get(ClusterPath(cluster) + "/observed");
+  if (!node.ok()) {
+    if (node.status().code() == StatusCode::kNotFound) return std::optional<std::string>();
+    return node.status();
+  }
+  return std::optional<std::string>(std::move(node->data));
+}
+
+Status StateStore::AppendEvents(const std::string& election_path, const std::vector<std::string>& events_json) {
+  if (election_path.empty()) return Status::FailedPrecondition("not in the election; cannot record events");
+  if (events_json.empty()) return Status::Ok();
+  BATON_RETURN_IF_ERROR(zk_.EnsurePath(root_ + "/events"));
+  // Bounded multi-ops: ZooKeeper caps a request at jute.maxbuffer (1 MB).
+  constexpr size_t kPerMulti = 50;
+  for (size_t begin = 0; begin < events_json.size(); begin += kPerMulti) {
+    std::vector<ZkOp> ops{ZkOp::Check(election_path, -1)};
+    for (size_t i = begin; i < std::min(events_json.size(), begin + kPerMulti); ++i) {
+      ops.push_back(ZkOp::Create(root_ + "/events/e-", events_json[i], CreateMode::kPersistentSequential));
+    }
+    BATON_RETURN_IF_ERROR(zk_.Multi(ops).status());
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// "e-0000000041" -> 41; nullopt for a name we did not create.
+std::optional<uint64_t> EventSeq(const std::string& name) {
+  if (name.size() <= 2 || name.compare(0, 2, "e-") != 0) return std::nullopt;
+  uint64_t seq = 0;
+  auto [end, ec] = std::from_chars(name.data() + 2, name.data() + name.size(), seq);
+  if (ec != std::errc() || end != name.data() + name.size()) return std::nullopt;
+  return seq;
+}
+
+// Event znode names, oldest first.
+Result<std::vector<std::pair<uint64_t, std::string>>> EventNames(ZkClient& zk, const std::string& dir) {
+  auto children = zk.GetChildren(dir);
+  if (!children.ok()) {
+    if (children.status().code() == StatusCode::kNotFound) return std::vector<std::pair<uint64_t, std::string>>{};
+    return children.status();
+  }
+  std::vector<std::pair<uint64_t, std::string>> names;
+  for (std::string& child : *children) {
+    if (auto seq = EventSeq(child)) names.emplace_back(*seq, std::move(child));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+Status StateStore::TrimEvents(size_t keep) {
+  BATON_ASSIGN_OR_RETURN(auto names, EventNames(zk_, root_ + "/events"));
+  if (names.size() <= keep) return Status::Ok();
+  for (size_t i = 0; i < names.size() - keep; ++i) {
+    Status deleted = zk_.Delete(root_ + "/events/" + names[i].second);
+    if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) return deleted;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<StateStore::StoredEvent>> StateStore::ReadEvents(
+    size_t limit, const std::function<bool(const std::string& json)>& accept) {
+  BATON_ASSIGN_OR_RETURN(auto names, EventNames(zk_, root_ + "/events"));
+  std::vector<StoredEvent> newest_first;
+  for (auto it = names.rbegin(); it != names.rend() && newest_first.size() < limit; ++it) {
+    auto node = zk_.Get(root_ + "/events/" + it->second);
+    if (!node.ok()) {
+      if (node.status().code() == StatusCode::kNotFound) continue;  // trimmed meanwhile
+      return node.status();
+    }
+    if (accept && !accept(node->data)) continue;
+    newest_first.push_back({it->first, std::move(node->data)});
+  }
+  return std::vector<StoredEvent>(newest_first.rbegin(), newest_first.rend());
 }
 
 }  // namespace baton::arbiter

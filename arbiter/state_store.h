@@ -8,6 +8,9 @@
 // Thread-safety: thread-safe (ZkClient is). `zk` must outlive the store.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,28 @@ class StateStore {
   // The same for the config.
   Result<int32_t> WriteConfig(const std::string& election_path, const std::string& cluster,
                               const ClusterConfig& config);
+
+  // The leader's latest observation of the cluster (`clusters/{c}/observed`,
+  // docs/operator-api.md "Who answers"): replaced whole, guarded by the
+  // election znode, no version check (only the leader writes it).
+  Status WriteObserved(const std::string& election_path, const std::string& cluster, const std::string& json);
+  // nullopt when the leader never published one.
+  Result<std::optional<std::string>> ReadObserved(const std::string& cluster);
+
+  // Event history under `events/`: one persistent sequential znode per
+  // event, created in guarded multi-ops (a deposed leader adds nothing).
+  Status AppendEvents(const std::string& election_path, const std::vector<std::string>& events_json);
+  // Deletes the oldest events beyond `keep`.
+  Status TrimEvents(size_t keep);
+  struct StoredEvent {
+    uint64_t seq = 0;  // ZooKeeper's sequence number: increases with every event
+    std::string json;
+  };
+  // The newest events, oldest first: up to `limit` of those `accept`
+  // returns true for (all when unset), looking at no more than the whole
+  // history.
+  Result<std::vector<StoredEvent>> ReadEvents(size_t limit,
+                                              const std::function<bool(const std::string& json)>& accept = {});
 
  private:
   Result<int32_t> GuardedWrite(const std::string& election_path, const std::string& cluster,

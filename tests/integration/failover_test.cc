@@ -35,17 +35,7 @@ class FailoverTest : public ::testing::Test {
 
 // Every acknowledged write is on gateway `i` with its acknowledged vector.
 void ExpectAllAcked(GatewayCluster& gateways, int i, const std::vector<FollowingWriter::Ack>& acks) {
-  size_t missing = 0;
-  for (const auto& ack : acks) {
-    auto got = gateways.GetObject(i, ack.id, seconds(5));
-    if (!got.status.ok() || std::vector<float>(got.object.vector().begin(), got.object.vector().end()) != ack.vector) {
-      if (++missing <= 5) {
-        ADD_FAILURE() << "acknowledged write " << ack.id << " (acked by " << gateways.id(ack.gateway)
-                      << ") is missing or different on " << gateways.id(i) << ": " << got.status.error_message();
-      }
-    }
-  }
-  EXPECT_EQ(missing, 0u) << "of " << acks.size() << " acknowledged writes";
+  for (const std::string& problem : MissingAcks(gateways, i, acks)) ADD_FAILURE() << problem;
 }
 
 // Starts `ha` and waits until it has an active and the arbiter has both

@@ -51,6 +51,31 @@ Result<std::pair<int, std::string>> HttpGet(uint16_t port, const std::string& pa
   }
 }
 
+Result<HttpAnswer> HttpCall(uint16_t port, const std::string& method, const std::string& path,
+                            const std::string& body, const std::map<std::string, std::string>& headers,
+                            std::chrono::milliseconds timeout) {
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(static_cast<long>(timeout.count()) * 1000));
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [name, value] : headers) request.set(name, value);
+    if (!body.empty() || method != "GET") {
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    HttpAnswer answer;
+    Poco::StreamCopier::copyToString(in, answer.body);
+    answer.status = static_cast<int>(response.getStatus());
+    for (const auto& [name, value] : response) answer.headers.try_emplace(name, value);
+    return answer;
+  } catch (const Poco::Exception& e) {
+    return Status::Unavailable(method + " 127.0.0.1:" + std::to_string(port) + path + ": " + e.displayText());
+  }
+}
+
 std::string Daemon::Log() const {
   std::ifstream in(log_path);
   std::stringstream text;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,6 +27,16 @@ void DefaultBuildDirToExecutable();
 // nothing answers within `timeout`.
 Result<std::pair<int, std::string>> HttpGet(uint16_t port, const std::string& path,
                                             std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
+// Any HTTP call to 127.0.0.1:port, for REST tests.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // as sent (first value of a repeated name)
+};
+Result<HttpAnswer> HttpCall(uint16_t port, const std::string& method, const std::string& path,
+                            const std::string& body = "", const std::map<std::string, std::string>& headers = {},
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // A real daemon started as a child, its output in `log_path`.
 struct Daemon {

@@ -49,11 +49,16 @@ void FollowingWriter::Run(int gateway) {
     // The same id is retried: an upsert of the same value is idempotent, so a
     // write that was applied but not acknowledged is harmless.
     failures_.fetch_add(1);
+    const bool redirected =
+        outcome.status.error_code() == grpc::StatusCode::UNAVAILABLE && !outcome.baton_active.empty();
+    if (!redirected) unexpected_failures_.fetch_add(1);
     {
       MutexLock lock(&mu_);
       last_error_ = cluster_.id(gateway) + ": code " + std::to_string(outcome.status.error_code()) + " " +
                     outcome.status.error_message() + (outcome.baton_active.empty() ? "" : " (baton-active " +
                     outcome.baton_active + ")");
+      constexpr size_t kKeptErrors = 20;
+      if (!redirected && unexpected_errors_.size() < kKeptErrors) unexpected_errors_.push_back(last_error_);
     }
     const int named = outcome.baton_active.empty() ? -1 : IndexOf(outcome.baton_active);
     gateway = named >= 0 && named != gateway ? named : (gateway + 1) % cluster_.size();
@@ -64,6 +69,11 @@ void FollowingWriter::Run(int gateway) {
 std::vector<FollowingWriter::Ack> FollowingWriter::acks() const {
   MutexLock lock(&mu_);
   return acks_;
+}
+
+std::vector<std::string> FollowingWriter::unexpected_errors() const {
+  MutexLock lock(&mu_);
+  return unexpected_errors_;
 }
 
 std::string FollowingWriter::last_error() const {
@@ -89,6 +99,26 @@ std::chrono::nanoseconds FollowingWriter::LongestGapAfter(std::chrono::steady_cl
 bool FollowingWriter::WaitForMoreAcks(uint64_t n, std::chrono::milliseconds timeout) const {
   const uint64_t target = ack_count() + n;
   return WaitFor([&] { return ack_count() >= target; }, timeout);
+}
+
+std::vector<std::string> MissingAcks(GatewayCluster& gateways, int i, const std::vector<FollowingWriter::Ack>& acks,
+                                     size_t max_reported) {
+  std::vector<std::string> problems;
+  size_t missing = 0;
+  for (const auto& ack : acks) {
+    auto got = gateways.GetObject(i, ack.id, std::chrono::seconds(5));
+    if (got.status.ok() && std::vector<float>(got.object.vector().begin(), got.object.vector().end()) == ack.vector) {
+      continue;
+    }
+    if (++missing <= max_reported) {
+      problems.push_back("acknowledged write " + ack.id + " (acked by " + gateways.id(ack.gateway) +
+                         ") is missing or different on " + gateways.id(i) + ": " + got.status.error_message());
+    }
+  }
+  if (missing > max_reported) {
+    problems.push_back(std::to_string(missing) + " of " + std::to_string(acks.size()) + " acknowledged writes missing");
+  }
+  return problems;
 }
 
 }  // namespace baton::testing

@@ -52,6 +52,11 @@ class FollowingWriter {
   std::vector<Ack> acks() const EXCLUDES(mu_);
   uint64_t ack_count() const EXCLUDES(mu_);
   uint64_t failures() const { return failures_.load(); }
+  // Failed writes other than UNAVAILABLE naming the active in `baton-active`
+  // (the one answer a planned switchover may give), and the first few of
+  // them as text.
+  uint64_t unexpected_failures() const { return unexpected_failures_.load(); }
+  std::vector<std::string> unexpected_errors() const EXCLUDES(mu_);
   // "g2: DEADLINE_EXCEEDED ..." of the last failed write, and how the writes
   // after the last ack went (for failure messages).
   std::string last_error() const EXCLUDES(mu_);
@@ -72,10 +77,18 @@ class FollowingWriter {
   const Options options_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> unexpected_failures_{0};
   std::thread thread_;
   mutable Mutex mu_;
   std::vector<Ack> acks_ GUARDED_BY(mu_);
   std::string last_error_ GUARDED_BY(mu_);
+  std::vector<std::string> unexpected_errors_ GUARDED_BY(mu_);
 };
+
+// Every acknowledged write of `acks` read back from gateway `i`: one line per
+// write that is missing or has another vector (at most `max_reported`, then a
+// count). Empty when all are there.
+std::vector<std::string> MissingAcks(GatewayCluster& gateways, int i, const std::vector<FollowingWriter::Ack>& acks,
+                                     size_t max_reported = 5);
 
 }  // namespace baton::testing

@@ -177,6 +177,9 @@ Status HaCluster::StartAgent(int i) {
       "--http.listen", "127.0.0.1:" + std::to_string(a.http_port),
       "--log.level", "debug"};
   args.insert(args.end(), options_.agent_args.begin(), options_.agent_args.end());
+  if (auto extra = options_.agent_args_for.find(i); extra != options_.agent_args_for.end()) {
+    args.insert(args.end(), extra->second.begin(), extra->second.end());
+  }
   {
     std::ofstream(a.log_path, std::ios::app) << "=== hacluster: start agent of g" << i + 1 << " ===\n";
   }

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ class HaCluster {
     std::vector<std::string> gateway_args;
     std::vector<std::string> arbiter_args;
     std::vector<std::string> agent_args;
+    // Extra arguments for one agent (index of its gateway), after agent_args.
+    std::map<int, std::vector<std::string>> agent_args_for;
   };
 
   explicit HaCluster(Options options);
