@@ -59,6 +59,11 @@ void GatewayServer::RegisterMetrics() {
                 .Help("1 while this active's lease has expired and it refuses writes")
                 .Register(registry)
                 .Add({});
+  handing_over_ = &prometheus::BuildGauge()
+                       .Name("baton_gateway_handing_over")
+                       .Help("1 while this active hands over to a switchover candidate and refuses writes")
+                       .Register(registry)
+                       .Add({});
   role_gauge_ = &prometheus::BuildGauge()
                     .Name("baton_gateway_role")
                     .Help("Role: 1 active, 2 standby, 3 unassigned (baton.v1.Role)")
@@ -195,6 +200,7 @@ Status GatewayServer::StartServing() {
   writes_->set_ack_gate([this](LogPosition position, std::function<void(Status)> ack) {
     source_->Await(position, std::move(ack));
   });
+  writes_->set_append_gate([this] { return role_->CheckAppend(); });
   replication_ = std::make_unique<ReplicationService>(instance_id, *wal_, *history_, *role_, *writes_, *this);
   control_ = std::make_unique<ControlService>(*this);
 
@@ -252,6 +258,7 @@ void GatewayServer::SnapshotLoop() {
     // The indexer drains without writes; refresh the gauge it moves.
     index_pending_->Set(static_cast<double>(index_->pending_count()));
     fenced_->Set(role_->fenced() ? 1 : 0);
+    handing_over_->Set(HandingOver() ? 1 : 0);
     role_gauge_->Set(static_cast<double>(role_->role()));
     epoch_gauge_->Set(static_cast<double>(role_->epoch()));
     if (writes_->applied_records() - records_at_last_snapshot_ < interval) continue;
@@ -270,6 +277,7 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::opt
     return Status::FailedPrecondition("assignment at epoch " + std::to_string(assignment.epoch()) +
                                       " is older than this gateway's epoch " + std::to_string(before_epoch));
   }
+  const bool handover = assignment.role() == v1::ROLE_ACTIVE && !assignment.handover_to().empty();
   if (assignment.role() == v1::ROLE_ACTIVE) {
     replication_->EndStreams();  // no replicated append from here on
     if (assignment.epoch() > wal_->epoch()) {
@@ -281,16 +289,26 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::opt
       spdlog::info("epoch {} starts at {}", assignment.epoch(), started->ToString());
     }
     BATON_RETURN_IF_ERROR(role_->Assign(assignment, deadline));
+    // Waiting writes are re-evaluated here: handing over, they fail now.
     source_->Configure(assignment);
+    if (handover) {
+      // The append gate is closed now, but a batch it let through before may
+      // still be on its way to the disk; once it is durable, nothing moves
+      // the durable position any more, and GetState may say handing_over.
+      BATON_RETURN_IF_ERROR(writes_->Flush().WithContext("handing over"));
+      handover_flushed_ = true;
+    }
   } else {
     BATON_RETURN_IF_ERROR(role_->Assign(assignment, deadline));
     source_->Stop();
     if (before == v1::ROLE_ACTIVE || assignment.epoch() != before_epoch) replication_->EndStreams();
   }
-  spdlog::info("assignment: {} at epoch {} (was {} at epoch {}), lease {} ms, {} standbys, sync {} of {}{}",
+  if (!handover) handover_flushed_ = false;  // RoleState no longer hands over: HandingOver() is false already
+  spdlog::info("assignment: {} at epoch {} (was {} at epoch {}), lease {} ms, {} standbys, sync {} of {}{}{}",
                v1::Role_Name(assignment.role()), assignment.epoch(), v1::Role_Name(before), before_epoch,
                assignment.lease_ms(), assignment.standbys_size(), assignment.sync_standbys(),
-               assignment.sync_set_size(), assignment.failsafe() ? ", failsafe" : "");
+               assignment.sync_set_size(), assignment.failsafe() ? ", failsafe" : "",
+               handover ? ", handing over to " + assignment.handover_to() : std::string());
   return Status::Ok();
 }
 
@@ -302,6 +320,8 @@ v1::GetStateResponse GatewayServer::State() {
   v1::GetStateResponse state;
   state.set_instance_id(config_.GetString("instance.id"));
   state.set_cluster(config_.GetString("instance.cluster"));
+  // Before the positions: with handing_over set they are final.
+  state.set_handing_over(HandingOver());
   state.set_role(role_->role());
   state.set_epoch(role_->epoch());
   const LogPosition durable = wal_->durable_position();
@@ -325,6 +345,8 @@ v1::GetStateResponse GatewayServer::State() {
   state.set_digest(store_->digest());
   return state;
 }
+
+bool GatewayServer::HandingOver() const { return handover_flushed_ && role_->handing_over(); }
 
 Status GatewayServer::TruncateAndReload(uint64_t seq) {
   BATON_ASSIGN_OR_RETURN(std::optional<Snapshot> snapshot, snapshots_->LoadNewest());

@@ -78,6 +78,9 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   // pid_file: written once serving, removed by Stop() if it still names us.
   Status WritePid();
   void RemovePid();
+  // What GetState and the gauge report: handing over, and the write that was
+  // being logged when it began is durable (so the durable position is final).
+  bool HandingOver() const;
 
   const Config config_;
   FileSystem& fs_;
@@ -94,6 +97,9 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   std::unique_ptr<ReplicationService> replication_;
   std::unique_ptr<ControlService> control_;
   Mutex role_change_mu_;
+  // Set once a handover's Flush() returned, cleared by the assignment that
+  // ends it (written under role_change_mu_, read anywhere).
+  std::atomic<bool> handover_flushed_{false};
   std::unique_ptr<ClientService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;
@@ -114,6 +120,7 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   prometheus::Gauge* index_pending_ = nullptr;
   prometheus::Counter* snapshots_total_ = nullptr;
   prometheus::Gauge* fenced_ = nullptr;
+  prometheus::Gauge* handing_over_ = nullptr;
   prometheus::Gauge* role_gauge_ = nullptr;
   prometheus::Gauge* epoch_gauge_ = nullptr;
 };

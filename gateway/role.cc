@@ -86,9 +86,18 @@ Status RoleState::NotServingLocked() const {
                              (active.empty() ? std::string("; no active is known") : "; the active is " + active));
 }
 
+bool RoleState::HandingOverLocked() const { return role_ == v1::ROLE_ACTIVE && !assignment_.handover_to().empty(); }
+
+Status RoleState::HandoverRefusalLocked(std::string_view then) const {
+  return Status::Unavailable("this active is handing over to " + assignment_.handover_to() + " (switchover); " +
+                             std::string(then));
+}
+
 Status RoleState::CheckWrite() {
   MutexLock lock(&mu_);
   if (role_ != v1::ROLE_ACTIVE) return NotServingLocked();
+  // Before the lease: the candidate is where the client should go either way.
+  if (HandingOverLocked()) return HandoverRefusalLocked("retry there");
   if (LeaseStateLocked() == Lease::kExpired) {
     return Status::FailedPrecondition("the active's lease expired at epoch " + std::to_string(epoch_) +
                                       " (fenced until the arbiter renews or reassigns it)");
@@ -104,7 +113,14 @@ Status RoleState::CheckRead() {
 
 std::string RoleState::active_address() {
   MutexLock lock(&mu_);
+  if (HandingOverLocked()) return assignment_.handover_to();
   return role_ == v1::ROLE_STANDBY ? assignment_.active_address() : std::string();
+}
+
+Status RoleState::CheckAppend() {
+  MutexLock lock(&mu_);
+  if (HandingOverLocked()) return HandoverRefusalLocked("the write was not logged; retry there");
+  return Status::Ok();
 }
 
 Status RoleState::CheckAck(uint64_t epoch, bool* needs_all_standbys) {
@@ -115,6 +131,9 @@ Status RoleState::CheckAck(uint64_t epoch, bool* needs_all_standbys) {
     return Status::FailedPrecondition("the write was logged at epoch " + std::to_string(epoch) +
                                       " but this gateway is now at epoch " + std::to_string(epoch_));
   }
+  // Whatever its lease says: the position reported while handing over must
+  // be final, and only acknowledged writes could make the candidate lack one.
+  if (HandingOverLocked()) return HandoverRefusalLocked("the write is not acknowledged");
   switch (LeaseStateLocked()) {
     case Lease::kValid:
       return Status::Ok();
@@ -163,6 +182,11 @@ bool RoleState::fenced() const {
 bool RoleState::arbiter_contact() const {
   MutexLock lock(&mu_);
   return role_ == v1::ROLE_STANDBY && clock_.Now() < contact_until_;
+}
+
+bool RoleState::handing_over() const {
+  MutexLock lock(&mu_);
+  return HandingOverLocked();
 }
 
 }  // namespace baton::gateway

@@ -21,6 +21,14 @@
 //    every standby of the assignment acks at this epoch and none reports
 //    arbiter contact), and then only acknowledges a write once every one of
 //    those standbys has it.
+//  - Handover (switchover, docs/operator-api.md): an active whose assignment
+//    names `handover_to` takes no new writes and acknowledges none at all
+//    (UNAVAILABLE, `baton-active` = the candidate), so that the durable
+//    position it reports is final for its epoch and the candidate can catch
+//    up to it exactly; reads go on. The lease is unchanged (the arbiter keeps
+//    renewing it). It lasts until an assignment without handover_to: at the
+//    same epoch (switchover abandoned, writes resume) or a new role at a
+//    higher epoch; RenewLease does not touch it.
 //
 // Thread-safe: every method may be called from any thread. `clock` must
 // outlive the RoleState.
@@ -30,6 +38,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "baton/v1/control.pb.h"
@@ -76,10 +85,18 @@ class RoleState : public ServingGate {
   // assignments arrive. Called with mu_ held: it must not call back here.
   void set_failsafe_probe(std::function<bool()> probe) EXCLUDES(mu_);
 
-  // ServingGate.
+  // ServingGate. While handing over, CheckWrite() is UNAVAILABLE naming the
+  // candidate and active_address() is the candidate; CheckRead() stays OK.
   Status CheckWrite() override EXCLUDES(mu_);
   Status CheckRead() override EXCLUDES(mu_);
   std::string active_address() override EXCLUDES(mu_);
+
+  // Whether a write that CheckWrite() admitted earlier may still be logged
+  // now: UNAVAILABLE while handing over, OK otherwise (every other refusal
+  // waits for CheckAck()). The write path asks just before logging a batch,
+  // so that once the batch in flight at the start of a handover is durable,
+  // the durable position no longer moves at this epoch.
+  Status CheckAppend() EXCLUDES(mu_);
 
   // Whether a write durable at `epoch` may be acknowledged now: OK, or
   // FAILED_PRECONDITION (fenced, or the epoch moved on), or UNAVAILABLE (no
@@ -98,6 +115,8 @@ class RoleState : public ServingGate {
   bool fenced() const EXCLUDES(mu_);
   // Standby that heard from the arbiter recently (see the rules above).
   bool arbiter_contact() const EXCLUDES(mu_);
+  // Active whose assignment names handover_to (see the rules above).
+  bool handing_over() const EXCLUDES(mu_);
 
  private:
   // Lease state of an active; mu_ held.
@@ -106,6 +125,9 @@ class RoleState : public ServingGate {
   // Lease (active) or contact (standby) from a grant received now.
   void GrantLocked(uint32_t lease_ms, std::optional<MonoTime> deadline) REQUIRES(mu_);
   Status NotServingLocked() const REQUIRES(mu_);
+  bool HandingOverLocked() const REQUIRES(mu_);
+  // UNAVAILABLE naming the candidate, then `then`.
+  Status HandoverRefusalLocked(std::string_view then) const REQUIRES(mu_);
 
   Clock& clock_;
   mutable Mutex mu_;

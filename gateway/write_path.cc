@@ -92,6 +92,16 @@ Result<LogPosition> WritePath::StartEpoch(uint64_t epoch, EpochStartHook on_epoc
   return item.position;
 }
 
+Status WritePath::Flush() {
+  // A batch of its own (exclusive) after everything queued before it; the
+  // committer runs batches one at a time and completes them in order.
+  CommitItem item;
+  item.type = RecordType::kWrite;
+  item.exclusive = true;
+  item.context = nullptr;
+  return log_->Commit(&item);
+}
+
 Status WritePath::ApplyReplicated(const LogRecord& record) {
   if (record.type == RecordType::kWrite) {
     v1::WriteRecord decoded;
@@ -112,12 +122,23 @@ void WritePath::NoteApplied(LogPosition position) {
 }
 
 void WritePath::Prepare(std::span<CommitItem* const> batch) {
-  if (batch.size() == 1 && batch[0]->type == RecordType::kEpochStart) {
-    // Alone in its batch (exclusive): the epoch changes between two batches.
-    EpochCall* call = epoch_call_;
-    const uint64_t first_seq = wal_.last_position().seq + 1;
-    batch[0]->status = call ? call->hook(call->epoch, first_seq) : Status::Internal("epoch start without a call");
+  if (batch.size() == 1 && batch[0]->exclusive) {
+    if (batch[0]->type == RecordType::kEpochStart) {
+      // Alone in its batch: the epoch changes between two batches.
+      EpochCall* call = epoch_call_;
+      const uint64_t first_seq = wal_.last_position().seq + 1;
+      batch[0]->status = call ? call->hook(call->epoch, first_seq) : Status::Internal("epoch start without a call");
+    } else {
+      batch[0]->needs_record = false;  // Flush()
+    }
     return;
+  }
+  if (append_gate_) {
+    Status gate = append_gate_();
+    if (!gate.ok()) {
+      for (CommitItem* item : batch) item->status = gate;
+      return;
+    }
   }
   planner_.emplace(store_);
   for (CommitItem* item : batch) {

@@ -48,6 +48,20 @@ class WritePath {
   using AckGate = std::function<void(LogPosition position, std::function<void(Status)> ack)>;
   void set_ack_gate(AckGate gate) { ack_gate_ = std::move(gate); }
 
+  // Asked on the committer thread just before a batch of writes is logged:
+  // a non-OK status rejects every write of the batch with it (nothing is
+  // logged or applied). Lets a refusal that starts after a write was admitted
+  // still keep it out of the log (a handover). Unset: always logged. Must be
+  // quick and must not wait for this WritePath. Set before writes start.
+  using AppendGate = std::function<Status()>;
+  void set_append_gate(AppendGate gate) { append_gate_ = std::move(gate); }
+
+  // Returns once every write submitted before the call is durable and
+  // applied, or failed; logs nothing itself. With the append gate closed
+  // first, the durable position no longer moves after it returns. Fails only
+  // when the write path is shutting down.
+  Status Flush();
+
   // Starts epoch `epoch` in the log: on the committer thread, between two
   // batches, `on_epoch_start(epoch, first_seq)` runs (it must make the epoch
   // current in the log) and a kEpochStart record is written at first_seq.
@@ -84,6 +98,7 @@ class WritePath {
   VectorIndex& index_;
   std::function<void(size_t)> on_batch_;
   AckGate ack_gate_;
+  AppendGate append_gate_;
   // The StartEpoch() call in flight (StartEpoch callers are serialized by
   // the gateway's role changes); read by the committer in Prepare.
   std::atomic<EpochCall*> epoch_call_{nullptr};

@@ -122,6 +122,8 @@ std::optional<v1::Heartbeat> Agent::MakeHeartbeat() {
     *heartbeat.mutable_applied() = state.applied();
     heartbeat.set_lease_remaining_ms(state.lease_remaining_ms());
     heartbeat.set_fenced(state.fenced());
+    // The arbiter's switchover waits for this: from then on `durable` is final.
+    heartbeat.set_handing_over(state.handing_over());
   } else {
     heartbeat.set_lease_remaining_ms(-1);
   }

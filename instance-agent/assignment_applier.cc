@@ -181,9 +181,10 @@ void AssignmentApplier::RunAssign(const Work& work) {
     return;
   }
   last_failure_.clear();
-  spdlog::info("assignment cluster={} instance={} role={} epoch={} version={} lease_ms={}", cluster_, instance_,
+  spdlog::info("assignment cluster={} instance={} role={} epoch={} version={} lease_ms={}{}{}", cluster_, instance_,
                RoleName(role), work.assignment.epoch(), work.assignment.config_version(),
-               request.assignment().lease_ms());
+               request.assignment().lease_ms(), work.assignment.handover_to().empty() ? "" : " handover_to=",
+               work.assignment.handover_to());
   applied_ = work.assignment;
   applied_key_ = work.key;
   applied_at_ = clock_.Now();

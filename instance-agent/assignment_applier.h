@@ -2,10 +2,12 @@
 //
 // A grant whose assignment (lease_ms aside) differs from the last one the
 // gateway accepted goes out as AssignRole; the same assignment again goes
-// out as RenewLease. Both carry the lease as an absolute deadline on the
-// host's monotonic clock, counted from when the answered heartbeat was *sent*
-// (docs/arbiter.md, Heartbeats and assignments), and as the milliseconds
-// left at the moment of the call.
+// out as RenewLease. Every other field counts, handover_to included: a
+// switchover starting or being abandoned at the same epoch is an AssignRole
+// (RenewLease carries only the epoch and the lease). Both carry the lease as
+// an absolute deadline on the host's monotonic clock, counted from when the
+// answered heartbeat was *sent* (docs/arbiter.md, Heartbeats and
+// assignments), and as the milliseconds left at the moment of the call.
 //
 // At most one control RPC is in flight. A renewal that arrives while one is
 // in flight is dropped, not queued: a hung gateway must not build up a

@@ -7,7 +7,8 @@ namespace {
 
 bool Differs(const ProbeSnapshot& a, const ProbeSnapshot& b) {
   return a.gone() != b.gone() || a.health() != b.health() || a.state.role() != b.state.role() ||
-         a.state.epoch() != b.state.epoch() || a.state.fenced() != b.state.fenced();
+         a.state.epoch() != b.state.epoch() || a.state.fenced() != b.state.fenced() ||
+         a.state.handing_over() != b.state.handing_over();
 }
 
 std::string_view HealthState(const ProbeSnapshot& s) {
@@ -89,9 +90,9 @@ ProbeSnapshot GatewayProbe::ProbeOnce() {
   if (changed) {
     metrics_.SetGatewayHealth(HealthState(next));
     if (next.ok()) {
-      spdlog::info("gateway probe ok instance={} cluster={} role={} epoch={} health={}", next.state.instance_id(),
+      spdlog::info("gateway probe ok instance={} cluster={} role={} epoch={} health={}{}", next.state.instance_id(),
                    next.state.cluster(), v1::Role_Name(next.state.role()), next.state.epoch(),
-                   v1::Health_Name(next.state.health()));
+                   v1::Health_Name(next.state.health()), next.state.handing_over() ? " handing_over" : "");
     } else {
       spdlog::warn("gateway probe {} instance={}: {}", ProbeOutcomeName(next.outcome), next.state.instance_id(),
                    next.error.ToString());

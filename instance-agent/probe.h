@@ -59,7 +59,8 @@ struct ProbeOptions {
 class GatewayProbe {
  public:
   // Called on the probing thread after every probe; `changed` says whether
-  // gone / health / role / epoch / fenced differ from the previous probe.
+  // gone / health / role / epoch / fenced / handing_over differ from the
+  // previous probe.
   // Must not block: it delays the next probe.
   using Listener = std::function<void(const ProbeSnapshot&, bool changed)>;
 

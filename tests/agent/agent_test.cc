@@ -189,6 +189,54 @@ TEST_F(AgentTest, RestartedGatewayIsAssignedAgain) {
                   .ok());
 }
 
+// A switchover at the same epoch: the grant that adds handover_to reaches the
+// gateway as AssignRole, the heartbeats report it handing over while the
+// renewals go on, and the grant without it (abandoned) ends that.
+TEST_F(AgentTest, HandoverGrantReachesTheGatewayAndShowsInTheHeartbeat) {
+  FakeArbiter arbiter("a1");
+  const v1::Assignment serving = ActiveAssignment(cluster_.address(0), 7, 1000);
+  arbiter.Grant(serving);
+  StartAgent({arbiter.address()});
+  auto applied = [&] { return Metric("baton_agent_assignments_applied_total", {{"role", "active"}, {"code", "OK"}}); };
+  auto renewed = [&] { return Metric("baton_agent_lease_renewals_total", {{"result", "ok"}}); };
+  auto active = arbiter.WaitForHeartbeat(
+      [](const auto& r) { return r.heartbeat.epoch() == 7 && r.heartbeat.lease_remaining_ms() > 0; }, seconds(10));
+  ASSERT_TRUE(active.has_value());
+  EXPECT_FALSE(active->heartbeat.handing_over());
+  EXPECT_EQ(applied(), 1);
+
+  v1::Assignment handover = serving;
+  handover.set_handover_to("127.0.0.1:1");  // the candidate; the gateway only names it
+  arbiter.Grant(handover);
+  auto handing = arbiter.WaitForHeartbeat([](const auto& r) { return r.heartbeat.handing_over(); }, seconds(10));
+  ASSERT_TRUE(handing.has_value()) << "no heartbeat reports the handover";
+  EXPECT_EQ(handing->heartbeat.role(), v1::ROLE_ACTIVE);
+  EXPECT_EQ(handing->heartbeat.epoch(), 7u);
+  EXPECT_TRUE(WaitFor([&] { return applied() >= 2; }, seconds(5)));
+  EXPECT_EQ(applied(), 2) << "handover_to alone is a change: AssignRole, not RenewLease";
+
+  // Renewals keep the lease and leave the handover alone.
+  const double renewals = renewed();
+  ASSERT_TRUE(WaitFor([&] { return renewed() >= renewals + 5; }, seconds(5)));
+  ASSERT_TRUE(cluster_
+                  .WaitForState(
+                      0, [](const auto& s) { return s.handing_over() && s.lease_remaining_ms() > 0; }, seconds(5),
+                      "still handing over, with a lease")
+                  .ok());
+  auto refused = cluster_.Insert(0, GatewayCluster::MakeObject("during", {1, 2, 3, 4}));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.status.error_message();
+  EXPECT_EQ(refused.baton_active, "127.0.0.1:1");
+
+  arbiter.Grant(serving);
+  auto resumed = arbiter.WaitForHeartbeat(
+      [&](const auto& r) { return r.at > handing->at && !r.heartbeat.handing_over(); }, seconds(10));
+  ASSERT_TRUE(resumed.has_value()) << "the heartbeats still report the handover";
+  EXPECT_TRUE(WaitFor([&] { return applied() >= 3; }, seconds(5)));
+  EXPECT_EQ(applied(), 3);
+  auto write = cluster_.Insert(0, GatewayCluster::MakeObject("after", {1, 2, 3, 4}));
+  EXPECT_TRUE(write.status.ok()) << write.status.error_message();
+}
+
 TEST_F(AgentTest, FollowerAnswerMovesTheStreamToTheLeader) {
   FakeArbiter leader("leader");
   FakeArbiter follower("follower");

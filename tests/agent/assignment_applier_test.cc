@@ -97,6 +97,29 @@ TEST_F(ApplierTest, ChangedAssignmentIsAssignedAgain) {
   EXPECT_EQ(calls[1].assignment.sync_set_size(), 2);
 }
 
+// A switchover starting, and being abandoned, at the same epoch: only
+// AssignRole carries handover_to to the gateway.
+TEST_F(ApplierTest, HandoverToAloneIsAChangeBothWays) {
+  OfferAndWait(Active(7, 2000), clock_.Now(), 1);
+  ASSERT_TRUE(baton::testing::WaitFor([&] { return applier_.applied().has_value(); }, milliseconds(5000)));
+  v1::Assignment handover = Active(7, 2000);
+  handover.set_handover_to("127.0.0.1:7701");
+  EXPECT_NE(AssignmentApplier::KeyOf(handover), AssignmentApplier::KeyOf(Active(7, 2000)));
+  auto calls = (applier_.Offer(handover, clock_.Now()), WaitCalls(2));
+  ASSERT_EQ(calls[1].method, "AssignRole");
+  EXPECT_EQ(calls[1].assignment.handover_to(), "127.0.0.1:7701");
+  ASSERT_TRUE(baton::testing::WaitFor(
+      [&] { return applier_.applied().has_value() && !applier_.applied()->handover_to().empty(); },
+      milliseconds(5000)));
+  calls = (applier_.Offer(handover, clock_.Now()), WaitCalls(3));
+  EXPECT_EQ(calls[2].method, "RenewLease") << "the same handover again is a renewal";
+  ASSERT_TRUE(baton::testing::WaitFor(
+      [&] { return Metric("baton_agent_lease_renewals_total", {{"result", "ok"}}) == 1; }, milliseconds(5000)));
+  calls = (applier_.Offer(Active(7, 2000), clock_.Now()), WaitCalls(4));
+  ASSERT_EQ(calls[3].method, "AssignRole") << "abandoned: the gateway must hear that handover_to is gone";
+  EXPECT_EQ(calls[3].assignment.handover_to(), "");
+}
+
 TEST_F(ApplierTest, KeyIgnoresLeaseAndMapInsertionOrder) {
   v1::Assignment a = Active(3, 100);
   v1::Assignment b;

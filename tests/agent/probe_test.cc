@@ -75,6 +75,24 @@ TEST_F(ProbeTest, ListenerHearsEveryProbeButChangesOnlyWhenSomethingMoved) {
   EXPECT_EQ(changes_, 2);
 }
 
+TEST_F(ProbeTest, HandoverStartingOrEndingIsAChange) {
+  v1::GetStateResponse active = State(v1::ROLE_ACTIVE, 5);
+  gateway_.SetState(active);
+  auto& probe = MakeProbe(&watch_);
+  probe.ProbeOnce();
+  ASSERT_EQ(changes_, 1);
+  active.set_handing_over(true);
+  gateway_.SetState(active);
+  EXPECT_TRUE(probe.ProbeOnce().state.handing_over());
+  EXPECT_EQ(changes_, 2) << "the arbiter waits for this: it must not wait for the next heartbeat tick";
+  probe.ProbeOnce();
+  EXPECT_EQ(changes_, 2);
+  active.set_handing_over(false);
+  gateway_.SetState(active);
+  probe.ProbeOnce();
+  EXPECT_EQ(changes_, 3);
+}
+
 TEST_F(ProbeTest, ExitedPidIsGoneWithoutAskingTheGateway) {
   gateway_.SetState(State(v1::ROLE_ACTIVE, 2));
   auto& probe = MakeProbe(&watch_);

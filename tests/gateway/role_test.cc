@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "gateway/control_service.h"
@@ -223,6 +224,104 @@ TEST(RoleStateTest, AbsoluteDeadlineBoundsTheLease) {
   EXPECT_EQ(role.lease_remaining_ms(), 10);
   clock.Advance(10ms);
   EXPECT_TRUE(role.fenced());
+}
+
+v1::Assignment HandingOver(uint64_t epoch, uint32_t lease_ms, const std::string& to) {
+  v1::Assignment a = Active(epoch, lease_ms);
+  a.set_handover_to(to);
+  return a;
+}
+
+bool Mentions(const Status& s, const std::string& text) { return s.message().find(text) != std::string::npos; }
+
+// Switchover: the active named to hand over takes and acknowledges no write
+// (so the position it reports stays final), sends clients to the candidate,
+// and still serves reads under the same lease.
+TEST(RoleStateTest, HandingOverRefusesWritesAndAcksAndNamesTheCandidate) {
+  ManualClock clock;
+  RoleState role(clock, 1, /*standalone=*/false);
+  ASSERT_TRUE(role.Assign(Active(3, 2000)).ok());
+  EXPECT_FALSE(role.handing_over());
+  EXPECT_EQ(role.active_address(), "") << "a serving active sends nobody elsewhere";
+
+  ASSERT_TRUE(role.Assign(HandingOver(3, 2000, "10.0.0.2:7700")).ok());
+  EXPECT_TRUE(role.handing_over());
+  EXPECT_EQ(role.role(), v1::ROLE_ACTIVE);
+  EXPECT_EQ(role.epoch(), 3u);
+  Status write = role.CheckWrite();
+  EXPECT_EQ(write.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(Mentions(write, "handing over to 10.0.0.2:7700")) << write;
+  EXPECT_EQ(role.active_address(), "10.0.0.2:7700") << "baton-active names the candidate";
+  EXPECT_EQ(role.CheckAppend().code(), StatusCode::kUnavailable) << "a write admitted earlier is not logged";
+
+  bool all = true;
+  Status ack = role.CheckAck(3, &all);
+  EXPECT_EQ(ack.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(Mentions(ack, "handing over")) << ack;
+  EXPECT_FALSE(all);
+  EXPECT_EQ(role.CheckAck(0, &all).code(), StatusCode::kUnavailable) << "nor a write without a record";
+  EXPECT_EQ(role.CheckAck(2, &all).code(), StatusCode::kFailedPrecondition) << "an older epoch says so first";
+
+  EXPECT_TRUE(role.CheckRead().ok()) << "reads go on";
+  EXPECT_FALSE(role.fenced());
+  EXPECT_EQ(role.lease_remaining_ms(), 2000) << "the lease is the assignment's, as ever";
+}
+
+TEST(RoleStateTest, RenewalKeepsTheHandoverAndTheLeaseRunsAsBefore) {
+  ManualClock clock;
+  RoleState role(clock, 1, /*standalone=*/false);
+  ASSERT_TRUE(role.Assign(HandingOver(3, 1000, "10.0.0.2:7700")).ok());
+  clock.Advance(900ms);
+  ASSERT_TRUE(role.RenewLease(3, 1000).ok());
+  EXPECT_TRUE(role.handing_over()) << "a renewal carries no assignment";
+  EXPECT_EQ(role.CheckWrite().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(role.active_address(), "10.0.0.2:7700");
+  EXPECT_EQ(role.lease_remaining_ms(), 1000);
+  EXPECT_TRUE(role.CheckRead().ok());
+
+  clock.Advance(1000ms);
+  EXPECT_TRUE(role.fenced()) << "without renewals it is fenced at the deadline, handover or not";
+  EXPECT_TRUE(role.handing_over());
+  bool all = false;
+  EXPECT_NE(role.CheckAck(3, &all).code(), StatusCode::kOk);
+  EXPECT_EQ(role.CheckWrite().code(), StatusCode::kUnavailable) << "the candidate is still where to go";
+}
+
+TEST(RoleStateTest, ReassignmentWithoutHandoverAtTheSameEpochResumesWrites) {
+  ManualClock clock;
+  RoleState role(clock, 1, /*standalone=*/false);
+  ASSERT_TRUE(role.Assign(Active(3, 2000)).ok());
+  ASSERT_TRUE(role.Assign(HandingOver(3, 2000, "10.0.0.2:7700")).ok());
+  ASSERT_EQ(role.CheckWrite().code(), StatusCode::kUnavailable);
+
+  ASSERT_TRUE(role.Assign(Active(3, 2000)).ok()) << "switchover abandoned";
+  EXPECT_FALSE(role.handing_over());
+  EXPECT_TRUE(role.CheckWrite().ok());
+  EXPECT_TRUE(role.CheckAppend().ok());
+  bool all = false;
+  EXPECT_TRUE(role.CheckAck(3, &all).ok());
+  EXPECT_EQ(role.active_address(), "");
+}
+
+TEST(RoleStateTest, StandbyAtAHigherEpochEndsTheHandover) {
+  ManualClock clock;
+  RoleState role(clock, 1, /*standalone=*/false);
+  ASSERT_TRUE(role.Assign(HandingOver(3, 2000, "10.0.0.2:7700")).ok());
+
+  v1::Assignment standby = Standby(4, 2000);
+  standby.set_active_address("10.0.0.2:7700");
+  standby.set_handover_to("10.0.0.9:7700");  // meaningless for a standby
+  ASSERT_TRUE(role.Assign(standby).ok());
+  EXPECT_FALSE(role.handing_over());
+  EXPECT_EQ(role.role(), v1::ROLE_STANDBY);
+  Status write = role.CheckWrite();
+  EXPECT_EQ(write.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(Mentions(write, "standby; the active is 10.0.0.2:7700")) << write;
+  EXPECT_EQ(role.active_address(), "10.0.0.2:7700");
+  EXPECT_EQ(role.CheckRead().code(), StatusCode::kUnavailable);
+  bool all = false;
+  EXPECT_EQ(role.CheckAck(4, &all).code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(role.arbiter_contact()) << "an ordinary standby from here on";
 }
 
 TEST(FailsafeRuleTest, EveryStandbyMustAckRecentlyWithoutArbiterContact) {
