@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "tools/bench.h"
 #include "tools/control_verbs.h"
 #include "tools/gateway_client.h"
+#include "tools/operator_verbs.h"
 
 namespace baton::tools {
 namespace {
@@ -217,6 +219,13 @@ int RunBatonctl(int argc, char** argv) {
 
   ControlArgs control;
   AddControlVerbs(&app, &control);
+  OperatorArgs operator_args;
+  AddOperatorVerbs(&app, &operator_args);
+  app.footer(
+      "Gateway verbs: insert update upsert remove get exists search bench control. Arbiter (operator) verbs: status "
+      "cluster switchover failover maintenance config events; `batonctl VERB --help` for each.\n"
+      "Exit codes: 0 success; 1 refused (gateway verbs: any error; arbiter verbs: 400, 404, 412 and other errors); "
+      "2 usage error; 3 no arbiter reachable, or 503; 4 timeout (504); 5 conflict (409); 6 unauthorized (401).");
 
   try {
     app.parse(argc, argv);
@@ -231,6 +240,7 @@ int RunBatonctl(int argc, char** argv) {
   if (name == "exists") return RunExists(common, args);
   if (name == "search") return RunSearch(common, args);
   if (name == "control") return RunControl(control, common.gateway, common.timeout_ms, common.json);
+  if (std::optional<int> rc = RunOperatorVerb(operator_args, common.json, std::cout, std::cerr)) return *rc;
   if (name == "bench") {
     bench.address = common.gateway;
     BenchResult result = RunBench(bench);

@@ -16,6 +16,7 @@
 
 #include "baton/v1/control.grpc.pb.h"
 #include "tools/gateway_client.h"
+#include "tools/text_table.h"
 
 namespace baton::tools {
 namespace {
@@ -64,24 +65,6 @@ std::string EnumSuffix(const std::string& name) {
   std::string s = name.substr(name.find('_') + 1);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::ostringstream out;
-  for (const auto& row : rows) {
-    std::string line = " ";
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += " " + row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 1, ' ');
-    }
-    out << line << "\n";
-  }
-  return out.str();
 }
 
 // CLI11 parses "-1" into an unsigned option by wrapping it, and a uint32_t
@@ -218,7 +201,7 @@ std::string StateToText(const v1::GetStateResponse& state) {
                       std::to_string(s.acked().epoch()) + "/" + std::to_string(s.acked().seq()),
                       std::to_string(s.lag_entries()), lag, s.last_error().empty() ? "-" : s.last_error()});
     }
-    out << Table(rows);
+    out << RenderTable(rows);
   }
   return out.str();
 }
