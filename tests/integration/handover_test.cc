@@ -31,18 +31,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Cluster = GatewayCluster;
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const ::baton::Status _s = (expr);                      \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
-
-// Declares `var` (auto) from a Result, or fails the test.
-#define ASSERT_OK_AND_ASSIGN(var, expr)                             \
-  auto _r_##var = (expr);                                           \
-  ASSERT_TRUE(_r_##var.ok()) << #expr << ": " << _r_##var.status(); \
-  auto var = std::move(_r_##var).value()
-
 std::string Describe(const grpc::Status& s) {
   return std::string(StatusCodeName(static_cast<StatusCode>(s.error_code()))) + " '" + s.error_message() + "'";
 }

@@ -105,6 +105,13 @@ class OperatorApiTest : public ::testing::Test {
     return out;
   }
 
+  // Waits until gateway `i` serves as a standby at `epoch`.
+  static Status ServesAsStandby(HaCluster& ha, int i, uint64_t epoch) {
+    return ha.gateways().WaitForState(
+        i, [&](const v1::GetStateResponse& s) { return s.role() == v1::ROLE_STANDBY && s.epoch() == epoch; },
+        seconds(10), ha.gateways().id(i) + " to serve as a standby at epoch " + std::to_string(epoch));
+  }
+
   int active_ = -1;
   uint16_t leader_port_ = 0;
   uint16_t follower_port_ = 0;
@@ -292,13 +299,7 @@ TEST_F(OperatorApiTest, SwitchoverUnderLoadLosesNothingAndOnlyRedirects) {
   for (const std::string& problem : MissingAcks(ha.gateways(), candidate, writer.acks())) ADD_FAILURE() << problem;
 
   // The old active serves as the new active's standby, in its sync set.
-  EXPECT_TRUE(ha.gateways()
-                  .WaitForState(active_,
-                                [&](const v1::GetStateResponse& s) {
-                                  return s.role() == v1::ROLE_STANDBY && s.epoch() == before->epoch + 1;
-                                },
-                                seconds(10), "the old active to serve as a standby at the new epoch")
-                  .ok());
+  EXPECT_TRUE(ServesAsStandby(ha, active_, before->epoch + 1).ok());
   auto after = ha.ReadState();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->active, ha.gateways().id(candidate));
@@ -350,13 +351,7 @@ TEST_F(OperatorApiTest, ManualFailoverPromotesTheNamedSyncStandbyAndRefusesOther
   writer.Stop();
   for (const std::string& problem : MissingAcks(ha.gateways(), standby, writer.acks())) ADD_FAILURE() << problem;
   // The old active is alive: it is told it is a standby at the new epoch.
-  EXPECT_TRUE(ha.gateways()
-                  .WaitForState(active_,
-                                [&](const v1::GetStateResponse& s) {
-                                  return s.role() == v1::ROLE_STANDBY && s.epoch() == before->epoch + 1;
-                                },
-                                seconds(10), "the old active to serve as a standby at the new epoch")
-                  .ok());
+  EXPECT_TRUE(ServesAsStandby(ha, active_, before->epoch + 1).ok());
 
   // force promotes a non-sync member (here: one that has everything anyway).
   HttpAnswer forced = Call(leader_port_, "POST", "/v1/clusters/c1/failover", R"({"to": "g3", "force": true})");

@@ -325,23 +325,6 @@ const v1::StandbyState* FindStandby(const v1::GetStateResponse& state, const std
   return nullptr;
 }
 
-#define EXPECT_OK_STATUS(expr)                              \
-  do {                                                      \
-    const ::baton::Status _s = (expr);                      \
-    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const ::baton::Status _s = (expr);                      \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
-
-// Declares `var` (auto) from a Result, or fails the test.
-#define ASSERT_OK_AND_ASSIGN(var, expr)                             \
-  auto _r_##var = (expr);                                           \
-  ASSERT_TRUE(_r_##var.ok()) << #expr << ": " << _r_##var.status(); \
-  auto var = std::move(_r_##var).value()
 
 // ---------------------------------------------------------------------------
 // The fixture itself: processes start, become ready, stop, die, pause,

@@ -22,3 +22,24 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
              std::chrono::milliseconds poll = std::chrono::milliseconds(10));
 
 }  // namespace baton::testing
+
+// Status/Result assertions for gtest bodies (Status and Result come from
+// common/status.h, which the test includes).
+#define EXPECT_OK_STATUS(expr)                              \
+  do {                                                      \
+    const ::baton::Status _s = (expr);                      \
+    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const ::baton::Status _s = (expr);                      \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+
+// Declares `var` (auto) from a Result, or fails the test.
+#define ASSERT_OK_AND_ASSIGN(var, expr)                             \
+  auto _r_##var = (expr);                                           \
+  ASSERT_TRUE(_r_##var.ok()) << #expr << ": " << _r_##var.status(); \
+  auto var = std::move(_r_##var).value()
+

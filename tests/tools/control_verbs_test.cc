@@ -17,6 +17,7 @@
 #include "baton/v1/gateway.grpc.pb.h"
 #include "common/mutex.h"
 #include "tests/support/test_util.h"
+#include "tests/tools/batonctl_runner.h"
 #include "tools/batonctl.h"
 #include "tools/control_verbs.h"
 
@@ -81,26 +82,6 @@ class FakeControl final : public v1::GatewayControl::Service {
 // Every Gateway method answers UNIMPLEMENTED: a server that serves something,
 // but not GatewayControl.
 class NotControl final : public v1::Gateway::Service {};
-
-struct CtlRun {
-  int rc;
-  std::string out;
-  std::string err;
-};
-
-// Runs batonctl in-process with stdout and stderr captured.
-CtlRun Batonctl(std::vector<std::string> args) {
-  args.insert(args.begin(), "batonctl");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  std::streambuf* old_out = std::cout.rdbuf(out.rdbuf());
-  std::streambuf* old_err = std::cerr.rdbuf(err.rdbuf());
-  const int rc = RunBatonctl(static_cast<int>(argv.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  return {rc, out.str(), err.str()};
-}
 
 class ControlVerbsTest : public ::testing::Test {
  protected:

@@ -22,6 +22,7 @@
 #include "common/http_server.h"
 #include "common/mutex.h"
 #include "tests/support/test_util.h"
+#include "tests/tools/batonctl_runner.h"
 #include "tools/batonctl.h"
 #include "tools/operator_verbs.h"
 #include "tools/rest_client.h"
@@ -209,26 +210,6 @@ class ScopedEnv {
   const char* name_;
   std::optional<std::string> old_;
 };
-
-struct CtlRun {
-  int rc;
-  std::string out;
-  std::string err;
-};
-
-// Runs batonctl in-process with stdout and stderr captured.
-CtlRun Batonctl(std::vector<std::string> args) {
-  args.insert(args.begin(), "batonctl");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  std::streambuf* old_out = std::cout.rdbuf(out.rdbuf());
-  std::streambuf* old_err = std::cerr.rdbuf(err.rdbuf());
-  const int rc = RunBatonctl(static_cast<int>(argv.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  return {rc, out.str(), err.str()};
-}
 
 std::string ClosedAddress() { return "127.0.0.1:" + std::to_string(baton::testing::PickFreePort()); }
 
