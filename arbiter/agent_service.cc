@@ -43,7 +43,19 @@ class AgentService::Stream : public grpc::ServerBidiReactor<v1::Heartbeat, v1::H
  public:
   Stream(AgentService& service, uint64_t id) : service_(service), id_(id) {
     service_.open_streams_.fetch_add(1);
+    {
+      MutexLock lock(&service_.streams_mu_);
+      service_.streams_[id_] = this;
+    }
     StartRead(&in_);
+  }
+
+  // An answer not prompted by a heartbeat; false when the stream is ending.
+  bool Push(v1::HeartbeatResponse answer) {
+    MutexLock lock(&mu_);
+    if (finishing_) return false;
+    WriteLocked(std::move(answer));
+    return true;
   }
 
   void OnReadDone(bool ok) override {
@@ -72,13 +84,7 @@ class AgentService::Stream : public grpc::ServerBidiReactor<v1::Heartbeat, v1::H
     cluster_ = in_.cluster();
     instance_ = in_.instance_id();
     if (finishing_) return;
-    if (writing_) {
-      pending_ = std::move(answer);
-    } else {
-      out_ = std::move(answer);
-      writing_ = true;
-      StartWrite(&out_);
-    }
+    WriteLocked(std::move(answer));
     if (last) {
       finish_after_write_ = true;
       return;
@@ -104,12 +110,28 @@ class AgentService::Stream : public grpc::ServerBidiReactor<v1::Heartbeat, v1::H
   }
 
   void OnDone() override {
+    {
+      MutexLock lock(&service_.streams_mu_);
+      service_.streams_.erase(id_);
+    }
     service_.handler_.OnStreamClosed(cluster_, instance_, id_);
     service_.open_streams_.fetch_sub(1);
     delete this;  // gRPC callback reactors own themselves
   }
 
  private:
+  void WriteLocked(v1::HeartbeatResponse answer) REQUIRES(mu_) {
+    if (writing_) {
+      // A request for a report outlives the answer it rode on.
+      if (pending_ && pending_->report_now()) answer.set_report_now(true);
+      pending_ = std::move(answer);
+    } else {
+      out_ = std::move(answer);
+      writing_ = true;
+      StartWrite(&out_);
+    }
+  }
+
   // Finishes once, and only when no write is in flight (a write must not
   // race the final status); OnWriteDone finishes a deferred one.
   void FinishLocked(const grpc::Status& status) REQUIRES(mu_) {
@@ -139,6 +161,14 @@ class AgentService::Stream : public grpc::ServerBidiReactor<v1::Heartbeat, v1::H
   std::string cluster_;
   std::string instance_;
 };
+
+bool AgentService::Push(uint64_t stream_id, v1::HeartbeatResponse answer) {
+  // Held while writing: a stream cannot be deleted meanwhile (OnDone takes
+  // this lock first). Lock order: streams_mu_, then the stream's mu_.
+  MutexLock lock(&streams_mu_);
+  auto it = streams_.find(stream_id);
+  return it != streams_.end() && it->second->Push(std::move(answer));
+}
 
 grpc::ServerBidiReactor<v1::Heartbeat, v1::HeartbeatResponse>* AgentService::Heartbeats(
     grpc::CallbackServerContext*) {

@@ -4,9 +4,11 @@
 //
 // Each heartbeat is answered by the HeartbeatHandler. An answer that names a
 // leader (this replica is a follower) is the last one: the stream then ends
-// with OK and the agent reconnects to the leader. Answers are written one at
-// a time; when the agent outpaces the network, only the newest waiting
-// answer is kept (each one supersedes the previous).
+// with OK and the agent reconnects to the leader. Push() sends an answer on
+// a stream without waiting for a heartbeat (the leader just persisted a
+// change, or needs fresh reports). Answers are written one at a time; when
+// they outpace the network, only the newest waiting answer is kept (each one
+// supersedes the previous).
 //
 // Thread-safety: the handler is called on gRPC's threads, concurrently for
 // different streams; it must not block. The handler must outlive the server
@@ -15,11 +17,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
 #include "baton/v1/arbiter.grpc.pb.h"
+#include "common/mutex.h"
 
 namespace baton::arbiter {
 
@@ -43,10 +47,17 @@ class AgentService : public v1::Arbiter::CallbackService {
   // Streams open right now.
   int64_t open_streams() const { return open_streams_.load(); }
 
+  // Writes `answer` on stream `stream_id` if it is still open and not
+  // finishing; false otherwise. Any thread.
+  bool Push(uint64_t stream_id, v1::HeartbeatResponse answer) EXCLUDES(streams_mu_);
+
  private:
   class Stream;
 
   HeartbeatHandler& handler_;
+  Mutex streams_mu_;
+  // Open streams by id; a stream removes itself before it is deleted.
+  std::map<uint64_t, Stream*> streams_ GUARDED_BY(streams_mu_);
   std::atomic<uint64_t> next_stream_id_{1};
   std::atomic<int64_t> open_streams_{0};
 };

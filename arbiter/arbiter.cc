@@ -365,6 +365,14 @@ void Arbiter::DecisionLoop() {
     }
     if (stopping_) return;
     for (const PendingChange& change : book_.Decide(clock_.Now())) Persist(change);
+    SendPushes();
+  }
+}
+
+void Arbiter::SendPushes() {
+  for (StreamPush& push : book_.TakePushes()) {
+    push.response.set_arbiter_id(id_);
+    agent_service_.Push(push.stream_id, std::move(push.response));
   }
 }
 
@@ -385,6 +393,7 @@ void Arbiter::Persist(const PendingChange& change) {
   if (written.ok()) {
     state_writes_->Add({{"result", "ok"}}).Increment();
     book_.Committed(change, *written, clock_.Now());
+    SendPushes();  // the new assignments go out before anything else
     if (change.decision.promotion) {
       promotions_->Add({{"reason", std::string(PromotionReasonName(*change.decision.promotion))}}).Increment();
       spdlog::info("promoted cluster={} instance={} epoch={}: {}", change.cluster, change.state.active,

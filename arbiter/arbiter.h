@@ -87,6 +87,8 @@ class Arbiter : public HeartbeatHandler, public RestBackend {
   void DropSession() EXCLUDES(mu_);
   void DecisionLoop() EXCLUDES(mu_);
   void PublishLoop() EXCLUDES(mu_);
+  // Sends the book's pushes on the agents' streams.
+  void SendPushes();
   // Writes the queued events (kept for the next turn when that fails).
   void PublishEvents(StateStore& store, const std::string& election_path);
   void Persist(const PendingChange& change) EXCLUDES(mu_);

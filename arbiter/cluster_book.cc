@@ -101,14 +101,22 @@ HeartbeatOutcome ClusterBook::OnHeartbeat(const v1::Heartbeat& heartbeat, MonoTi
                                                    heartbeat.epoch(), Ms(outcome.failover_duration).count())}}});
   }
   if (!connected_) return outcome;
+  if (std::optional<v1::Assignment> assignment = GrantLocked(cluster, id, report, now)) {
+    *outcome.response.mutable_assignment() = std::move(*assignment);
+  }
+  return outcome;
+}
+
+std::optional<v1::Assignment> ClusterBook::GrantLocked(Cluster& cluster, const std::string& id,
+                                                      const InstanceReport& report, MonoTime now) {
   // While the active is being replaced it must not get another lease; an
   // operator's failover replaces it once the lease it has runs out.
   if (id == cluster.state.active &&
       (cluster.pending || (cluster.operation && cluster.operation->request.kind == OperationKind::kFailover))) {
-    return outcome;
+    return std::nullopt;
   }
   // Before the first promotion there is no epoch to assign anyone to.
-  if (cluster.state.epoch == 0) return outcome;
+  if (cluster.state.epoch == 0) return std::nullopt;
   // A standby's grant tells its gateway the arbiter is reachable, which
   // denies the active its failsafe. Right after this replica took over, the
   // active's agent may still be finding its way here: until the active has
@@ -117,12 +125,12 @@ HeartbeatOutcome ClusterBook::OnHeartbeat(const v1::Heartbeat& heartbeat, MonoTi
   // active that failsafe was carrying.
   if (id != cluster.state.active && !cluster.state.active.empty() && !cluster.active_granted &&
       now < leader_since_ + options_.timing.lease) {
-    return outcome;
+    return std::nullopt;
   }
-  if (!cluster.decider->ShouldGrant(cluster.state, id, report)) return outcome;
+  if (!cluster.decider->ShouldGrant(cluster.state, id, report)) return std::nullopt;
   if (id == cluster.state.active) cluster.active_granted = true;
   v1::Assignment assignment = AssignmentFor(cluster.state, cluster.config, id);
-  if (assignment.role() == v1::ROLE_UNASSIGNED) return outcome;
+  if (assignment.role() == v1::ROLE_UNASSIGNED) return std::nullopt;
   assignment.set_lease_ms(options_.lease_ms);
   assignment.set_failsafe(options_.failsafe);
   if (cluster.operation && cluster.operation->request.kind == OperationKind::kSwitchover &&
@@ -130,8 +138,27 @@ HeartbeatOutcome ClusterBook::OnHeartbeat(const v1::Heartbeat& heartbeat, MonoTi
     auto to = cluster.state.members.find(cluster.operation->request.to);
     if (to != cluster.state.members.end()) assignment.set_handover_to(to->second);
   }
-  *outcome.response.mutable_assignment() = std::move(assignment);
-  return outcome;
+  return assignment;
+}
+
+void ClusterBook::PushToMembers(
+    Cluster& cluster,
+    const std::function<std::optional<v1::HeartbeatResponse>(const std::string&, const InstanceReport&)>& make) {
+  for (const auto& [id, report] : cluster.reports) {
+    auto stream = cluster.stream_of.find(id);
+    if (!report.stream_open || stream == cluster.stream_of.end()) continue;
+    std::optional<v1::HeartbeatResponse> response = make(id, report);
+    if (!response) continue;
+    // Answers the latest heartbeat: the agent counts a granted lease from
+    // when it sent that one, which is what the leader's lease bound assumes.
+    response->set_sequence(report.heartbeat.sequence());
+    pushes_.push_back(StreamPush{stream->second, std::move(*response)});
+  }
+}
+
+std::vector<StreamPush> ClusterBook::TakePushes() {
+  MutexLock lock(&mu_);
+  return std::exchange(pushes_, {});
 }
 
 void ClusterBook::OnStreamClosed(const std::string& cluster_name, const std::string& instance, uint64_t stream_id) {
@@ -207,6 +234,18 @@ std::optional<PendingChange> ClusterBook::DecideCluster(const std::string& name,
     spdlog::info("cluster={} waiting: {}", name, decision.waiting_for);
   }
   cluster.waiting_for = decision.waiting_for;
+  // A detected failure waits for reports received after the detection: ask
+  // for them now rather than at each agent's next heartbeat.
+  if (!decision.new_state && decision.detected_at != MonoTime{} &&
+      decision.detected_at != cluster.reports_requested_for && connected_) {
+    cluster.reports_requested_for = decision.detected_at;
+    PushToMembers(cluster, [&](const std::string& id, const InstanceReport&) -> std::optional<v1::HeartbeatResponse> {
+      if (id == cluster.state.active) return std::nullopt;
+      v1::HeartbeatResponse response;
+      response.set_report_now(true);
+      return response;
+    });
+  }
   if (!decision.new_state) return std::nullopt;
   ClusterState state = *decision.new_state;
   return PendingChange{name, std::move(state), std::move(decision)};
@@ -273,6 +312,15 @@ void ClusterBook::Committed(const PendingChange& change, int32_t zk_version, Mon
                 .epoch = change.state.epoch,
                 .fields = {{"message", decision.reason}}});
   }
+  // Tell every member at once (the new active above all: it serves from its
+  // first grant), not at each one's next heartbeat.
+  PushToMembers(cluster, [&](const std::string& id, const InstanceReport& report) -> std::optional<v1::HeartbeatResponse> {
+    std::optional<v1::Assignment> assignment = GrantLocked(cluster, id, report, now);
+    if (!assignment) return std::nullopt;
+    v1::HeartbeatResponse response;
+    *response.mutable_assignment() = std::move(*assignment);
+    return response;
+  });
   if (cluster.maintenance_request && *cluster.maintenance_request == cluster.state.maintenance) {
     cluster.maintenance_request.reset();
     FinishMaintenance(cluster, Status::Ok());

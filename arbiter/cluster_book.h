@@ -79,6 +79,13 @@ struct OperationResult {
   std::chrono::milliseconds duration{0};
 };
 
+// An answer the leader sends on an agent's stream without waiting for its
+// next heartbeat (AgentService::Push).
+struct StreamPush {
+  uint64_t stream_id = 0;
+  v1::HeartbeatResponse response;
+};
+
 // Called exactly once, with the book's lock held: it must be quick and must
 // not call back into the book (fulfilling a promise is fine).
 using OperationDone = std::function<void(const OperationResult&)>;
@@ -148,6 +155,12 @@ class ClusterBook {
   // Maintenance on or off: persisted by Decide() (done at Committed(), or at
   // once when the state already says so).
   Status RequestMaintenance(const std::string& cluster, bool enabled, OperationDone done) EXCLUDES(mu_);
+  // Answers to send now, oldest first: after a committed change, the new
+  // assignments to every member whose stream is open (so the new active
+  // need not wait for its next heartbeat); when a failure is detected and
+  // the decider waits for fresh reports, report_now to the members.
+  std::vector<StreamPush> TakePushes() EXCLUDES(mu_);
+
   // Queues an event for the history (the Arbiter writes them to ZooKeeper).
   void AddEvent(ClusterEvent event) EXCLUDES(mu_);
   // Events since the last call, oldest first. At most kMaxQueuedEvents are
@@ -189,6 +202,8 @@ class ClusterBook {
     };
     std::optional<Operation> operation;
     std::optional<bool> maintenance_request;
+    // The detection time report_now was last pushed for.
+    MonoTime reports_requested_for{};
     std::vector<OperationDone> maintenance_done;
   };
 
@@ -200,6 +215,13 @@ class ClusterBook {
   // One cluster's next change (or none), operator work included.
   std::optional<PendingChange> DecideCluster(const std::string& name, Cluster& cluster, MonoTime now) REQUIRES(mu_);
   void QueueEvent(ClusterEvent event) REQUIRES(mu_);
+  // The assignment `id` gets for `report` now (nullopt: none); the grant
+  // rules of OnHeartbeat. Remembers an active's grant for the lease bound.
+  std::optional<v1::Assignment> GrantLocked(Cluster& cluster, const std::string& id, const InstanceReport& report,
+                                            MonoTime now) REQUIRES(mu_);
+  // Pushes `make(report)` to every member whose stream is open.
+  void PushToMembers(Cluster& cluster, const std::function<std::optional<v1::HeartbeatResponse>(
+                                           const std::string& id, const InstanceReport& report)>& make) REQUIRES(mu_);
   // Events a heartbeat reveals: fencing, demotion.
   void NoteReport(const std::string& name, Cluster& cluster, const v1::Heartbeat& previous,
                   const v1::Heartbeat& heartbeat) REQUIRES(mu_);
@@ -211,6 +233,7 @@ class ClusterBook {
   MonoTime leader_since_ GUARDED_BY(mu_){};
   std::map<std::string, Cluster> clusters_ GUARDED_BY(mu_);
   std::vector<ClusterEvent> events_ GUARDED_BY(mu_);
+  std::vector<StreamPush> pushes_ GUARDED_BY(mu_);
 };
 
 }  // namespace baton::arbiter

@@ -260,6 +260,7 @@ bool ArbiterLink::HandleAnswer(const v1::HeartbeatResponse& answer, const std::s
     metrics_.SetArbiterConnected(true);
     spdlog::info("arbiter stream up address={} arbiter={}", address, answer.arbiter_id());
   }
+  if (answer.report_now()) Nudge();  // the leader waits for fresh reports to promote
   if (!answer.has_assignment()) {
     metrics_.Answer("empty");
     return true;

@@ -2,6 +2,7 @@
 // failover rules of ClusterDecider, and how ClusterBook runs operations and
 // maintenance requests (validation, handover grants, completion, timeouts,
 // events). No I/O.
+#include <map>
 #include <optional>
 
 #include <gmock/gmock.h>
@@ -300,6 +301,38 @@ TEST_F(OperationsBookTest, AFencedActiveIsAnEvent) {
   Beat1(fenced);
   Beat1(fenced);
   EXPECT_EQ(EventTypes(), std::vector<std::string>{"fencing:"}) << "once per change";
+}
+
+TEST_F(OperationsBookTest, ADetectedFailureAsksForReportsAndThePromotionIsPushed) {
+  v1::Heartbeat gone = Beat("g1", v1::ROLE_ACTIVE, 4, 10);
+  gone.set_gateway_process_gone(true);
+  gone.set_health(v1::HEALTH_DOWN);
+  Beat1(gone);
+  // Detected; the decider needs a report from g2 received after it, and
+  // asks for one at once.
+  EXPECT_TRUE(book_.Decide(clock_.Now()).empty());
+  std::vector<StreamPush> asked = book_.TakePushes();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].stream_id, 2u) << "g2's stream; not the failed active";
+  EXPECT_TRUE(asked[0].response.report_now());
+  EXPECT_TRUE(book_.Decide(clock_.Now()).empty());
+  EXPECT_TRUE(book_.TakePushes().empty()) << "asked once per detection";
+
+  clock_.Advance(1ms);
+  v1::Heartbeat fresh = Beat("g2", v1::ROLE_STANDBY, 4, 10);
+  fresh.set_sequence(41);
+  Beat1(fresh);
+  auto changes = book_.Decide(clock_.Now());
+  ASSERT_EQ(changes.size(), 1u);
+  book_.Committed(changes[0], 4, clock_.Now());
+  std::map<uint64_t, v1::HeartbeatResponse> pushed;
+  for (StreamPush& p : book_.TakePushes()) pushed[p.stream_id] = p.response;
+  ASSERT_EQ(pushed.size(), 2u);
+  EXPECT_EQ(pushed[2].sequence(), 41u) << "answers g2's latest heartbeat: the lease counts from it";
+  EXPECT_EQ(pushed[2].assignment().role(), v1::ROLE_ACTIVE);
+  EXPECT_EQ(pushed[2].assignment().epoch(), 5u);
+  EXPECT_EQ(pushed[1].assignment().role(), v1::ROLE_STANDBY) << "the old active learns it is replaced";
+  EXPECT_EQ(pushed[1].assignment().epoch(), 5u);
 }
 
 // --- status_view -------------------------------------------------------------

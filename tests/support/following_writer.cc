@@ -33,6 +33,7 @@ int FollowingWriter::IndexOf(const std::string& address) const {
 }
 
 void FollowingWriter::Run(int gateway) {
+  std::vector<std::chrono::steady_clock::time_point> suspect_until(cluster_.size());
   for (uint64_t n = 0; n < options_.max_writes && !stop_;) {
     const std::string id = "w" + std::to_string(n);
     std::vector<float> vector = VectorFor(n, options_.dimension);
@@ -60,8 +61,17 @@ void FollowingWriter::Run(int gateway) {
       constexpr size_t kKeptErrors = 20;
       if (!redirected && unexpected_errors_.size() < kKeptErrors) unexpected_errors_.push_back(last_error_);
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (outcome.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) suspect_until[gateway] = now + options_.suspect_for;
     const int named = outcome.baton_active.empty() ? -1 : IndexOf(outcome.baton_active);
-    gateway = named >= 0 && named != gateway ? named : (gateway + 1) % cluster_.size();
+    if (named >= 0 && named != gateway && suspect_until[named] <= now) {
+      gateway = named;
+    } else {
+      // The next member that is not suspect (any, when all are).
+      int next = (gateway + 1) % cluster_.size();
+      for (int tries = 0; tries < cluster_.size() && suspect_until[next] > now; ++tries) next = (next + 1) % cluster_.size();
+      gateway = next;
+    }
     std::this_thread::sleep_for(options_.retry_pause);  // pacing a retry loop, not synchronisation
   }
 }

@@ -2,7 +2,10 @@
 // GatewayCluster is active, the way a Baton client library should: it writes
 // to the gateway it believes active; UNAVAILABLE with `baton-active` moves it
 // to the named gateway; any other failure (refused, fenced, timeout) moves it
-// to the next member. Each write upserts a fresh id ("w<n>") with a vector
+// to the next member. A gateway that just timed out (hung, or stopped) is
+// suspect for `suspect_for`: a redirect back to it is not followed meanwhile
+// (the next member is tried instead), so a client does not spend one RPC
+// timeout per redirect on a gateway the standbys still name. Each write upserts a fresh id ("w<n>") with a vector
 // derived from n, so every acknowledged write can be checked afterwards.
 //
 // It records every acknowledgement (id, vector, time, gateway) and keeps the
@@ -41,6 +44,7 @@ class FollowingWriter {
     uint64_t max_writes = 1'000'000;
     // Pause after a failed write before the next attempt (not after acks).
     std::chrono::milliseconds retry_pause{5};
+    std::chrono::milliseconds suspect_for{1000};
   };
 
   FollowingWriter(const GatewayCluster& cluster, Options options);
