@@ -12,6 +12,13 @@ namespace {
 
 bool IsHealthy(const InstanceReport& report) { return IsHealthyReport(report); }
 
+// When the reported positions were observed, at the latest: the agent's
+// probe began probe_age_ms before it sent the heartbeat, which was before we
+// received it.
+MonoTime ObservedBy(const InstanceReport& report) {
+  return report.received - std::chrono::milliseconds(report.heartbeat.probe_age_ms());
+}
+
 const InstanceReport* Find(const Reports& reports, const std::string& id) {
   auto it = reports.find(id);
   return it == reports.end() ? nullptr : &it->second;
@@ -199,7 +206,7 @@ Decision Promote(const ClusterState& state, const ClusterConfig& config, const R
   const InstanceReport* chosen_report = nullptr;
   if (chosen != nullptr) {
     chosen_report = Find(reports, chosen->to);
-    if (chosen_report == nullptr || !IsHealthy(*chosen_report) || chosen_report->received <= failure.at) {
+    if (chosen_report == nullptr || !IsHealthy(*chosen_report) || ObservedBy(*chosen_report) <= failure.at) {
       return Waiting(fmt::format("a healthy report from {} after the failure", chosen->to), failure.at);
     }
     if (!chosen->force && !InSyncSet(state, chosen->to)) {
@@ -234,9 +241,9 @@ Decision Promote(const ClusterState& state, const ClusterConfig& config, const R
     std::vector<Candidate> fresh;
     for (const std::string& id : sync_set) {
       const InstanceReport* report = Find(reports, id);
-      // Strictly after the detection: earlier reports may predate writes the
-      // old active acknowledged.
-      if (report == nullptr || !IsHealthy(*report) || report->received <= failure.at) continue;
+      // Observed strictly after the detection: earlier positions may predate
+      // writes the old active acknowledged.
+      if (report == nullptr || !IsHealthy(*report) || ObservedBy(*report) <= failure.at) continue;
       fresh.push_back({id, report->heartbeat.durable(), EffectivePriority(config, id, report)});
     }
     if (fresh.size() < needed) {
@@ -393,7 +400,7 @@ Decision ClusterDecider::DecideSwitchover(const ClusterState& state, const Clust
   }
   const InstanceReport* active = Find(reports, state.active);
   if (active == nullptr || !active->heartbeat.handing_over() || active->heartbeat.epoch() != state.epoch ||
-      active->received <= request.started) {
+      ObservedBy(*active) <= request.started) {
     return Waiting(fmt::format("{} to confirm that it hands over to {}", state.active, request.to));
   }
   // Nothing is acknowledged once the gateway hands over, so every

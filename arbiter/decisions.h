@@ -7,8 +7,9 @@
 //
 // Time bounds are inclusive at the lease end: a lease is surely over at
 // lease_surely_expired_at() (so failure is detected when now reaches it), and
-// a report is fresh for a failure when it was received strictly after the
-// detection.
+// a report is fresh for a failure when it was observed strictly after the
+// detection: received minus the age of the probe it reports
+// (Heartbeat.probe_age_ms).
 #pragma once
 
 #include <chrono>
@@ -122,8 +123,8 @@ class ClusterDecider {
   //     Nobody is promoted before leader_since + lease + margin, not even on
   //     the fast path (docs/arbiter.md: a new leader waits one lease).
   //  4. Promotion: candidates are sync-set members whose healthy report
-  //     arrived after the detection. At least |sync_set| - k + 1 of them
-  //     must have reported (k = effective sync_standbys), so that every
+  //     was observed after the detection (see the top of this file). At
+  //     least |sync_set| - k + 1 of them must have reported (k = effective sync_standbys), so that every
   //     acknowledged write is on one of them (k = 0 means no write is on
   //     any standby: all of them must report); the best is the highest
   //     durable position, then priority, then the lowest id. A priority-0
@@ -140,7 +141,7 @@ class ClusterDecider {
   // and an automatic failover (the active fails meanwhile) come first, as
   // from Decide(); the caller tells them apart by Decision::promotion. Then
   // the switchover promotes once (a) the active has reported handing_over at
-  // the current epoch in a report received after request.started, so its
+  // the current epoch in a report observed after request.started, so its
   // durable position D is final, and (b) request.to reports healthy as a
   // standby at the current epoch with durable >= D. The new state makes
   // request.to the active at a new epoch and puts the old active in the sync

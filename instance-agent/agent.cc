@@ -39,6 +39,11 @@ Status Agent::Start() {
   // A leader answers every heartbeat; ten missed answers (at least 1 s) mean
   // it hangs and another replica should be asked.
   link_options.answer_timeout = std::max<Duration>(std::chrono::seconds(1), 10 * link_options.heartbeat_interval);
+  link_options.on_report_request = [this] {
+    const int64_t now = clock_.Now().time_since_epoch().count();
+    int64_t expected = 0;
+    report_requested_ns_.compare_exchange_strong(expected, now);  // the earliest pending request counts
+  };
   link_ = std::make_unique<ArbiterLink>(
       link_options, clock_, agent_metrics_, [this] { return MakeHeartbeat(); },
       [this](const v1::Assignment& assignment, MonoTime sent_at) {
@@ -83,8 +88,12 @@ void Agent::OnProbe(const ProbeSnapshot& snapshot, bool changed) {
     applier_->CheckGatewayState(snapshot.state.role(), snapshot.state.epoch(), snapshot.started);
   }
   // The arbiter hears of a crash now, not at the next tick: that is the
-  // fast failover path.
-  if (changed) link_->Nudge();
+  // fast failover path. A requested report goes out with the first probe
+  // that began after the request, so its positions postdate the request.
+  int64_t requested = report_requested_ns_.load();
+  const bool answers_request = requested != 0 && snapshot.started.time_since_epoch().count() >= requested &&
+                               report_requested_ns_.compare_exchange_strong(requested, 0);
+  if (changed || answers_request) link_->Nudge();
 }
 
 std::optional<v1::Heartbeat> Agent::MakeHeartbeat() {
@@ -124,6 +133,10 @@ std::optional<v1::Heartbeat> Agent::MakeHeartbeat() {
     heartbeat.set_fenced(state.fenced());
     // The arbiter's switchover waits for this: from then on `durable` is final.
     heartbeat.set_handing_over(state.handing_over());
+    if (snapshot.ok()) {
+      heartbeat.set_probe_age_ms(static_cast<uint32_t>(
+          std::chrono::ceil<std::chrono::milliseconds>(clock_.Now() - snapshot.started).count()));
+    }
   } else {
     heartbeat.set_lease_remaining_ms(-1);
   }

@@ -64,6 +64,10 @@ class Agent {
   std::unique_ptr<ArbiterLink> link_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> warned_no_identity_{false};
+  // When the leader last asked for a fresh report that is not sent yet
+  // (steady-clock ns since epoch; 0: none): sent after the first probe that
+  // began after it.
+  std::atomic<int64_t> report_requested_ns_{0};
 };
 
 }  // namespace baton::agent

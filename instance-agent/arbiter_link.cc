@@ -260,7 +260,13 @@ bool ArbiterLink::HandleAnswer(const v1::HeartbeatResponse& answer, const std::s
     metrics_.SetArbiterConnected(true);
     spdlog::info("arbiter stream up address={} arbiter={}", address, answer.arbiter_id());
   }
-  if (answer.report_now()) Nudge();  // the leader waits for fresh reports to promote
+  if (answer.report_now()) {  // the leader waits for fresh reports to promote
+    if (options_.on_report_request) {
+      options_.on_report_request();
+    } else {
+      Nudge();
+    }
+  }
   if (!answer.has_assignment()) {
     metrics_.Answer("empty");
     return true;

@@ -41,6 +41,10 @@ struct LinkOptions {
                          .max = std::chrono::seconds(1),
                          .multiplier = 2.0,
                          .jitter = 0.2};
+  // The leader asked for a report now (HeartbeatResponse.report_now). Unset:
+  // Nudge(). The agent instead sends one once a probe begun after the
+  // request has completed, so the report is fresh. Must not block.
+  std::function<void()> on_report_request;
 };
 
 // Start()/Stop() from the owner's thread. The stream is written by the

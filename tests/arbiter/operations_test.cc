@@ -171,6 +171,20 @@ TEST_F(OperatorDecisionsTest, FailoverNeedsTheQuorumWithoutForce) {
   EXPECT_THAT(d.waiting_for, HasSubstr("fresh reports from 2"));
 }
 
+TEST_F(OperatorDecisionsTest, AReportOfAProbeFromBeforeTheDetectionIsNotFresh) {
+  clock_.Advance(2040ms);  // the lease is surely over now: detected at this instant
+  clock_.Advance(10ms);
+  v1::Heartbeat old_probe = Beat("g2", v1::ROLE_STANDBY, 4, 100);
+  old_probe.set_probe_age_ms(20);  // the probe began 10 ms before the detection
+  Report(old_probe);
+  Report(Beat("g3", v1::ROLE_STANDBY, 4, 100));
+  Decision d = Failover("g2");
+  EXPECT_FALSE(d.new_state);
+  EXPECT_THAT(d.waiting_for, HasSubstr("a healthy report from g2 after the failure"));
+  Report(Beat("g2", v1::ROLE_STANDBY, 4, 100));
+  EXPECT_TRUE(Failover("g2").new_state);
+}
+
 TEST_F(OperatorDecisionsTest, FailoverIgnoresMaintenance) {
   state_.maintenance = true;
   clock_.Advance(2040ms);
