@@ -197,7 +197,7 @@ class RestApi {
         return doc.is_object() && doc.value("cluster", "") == cluster;
       };
     }
-    auto events = store->second->ReadEvents(limit, accept);
+    auto events = store->second->ReadEvents(limit, accept, &event_cache_);
     if (!events.ok()) return HttpResponse::Error(events.status());
     json out = json::array();
     for (const auto& event : *events) out.push_back(EventView(event.seq, event.json));
@@ -305,6 +305,9 @@ class RestApi {
 
   RestBackend& backend_;
   const RestOptions options_;
+  // The status page asks for the last 50 events every second: read each
+  // event from ZooKeeper once.
+  EventCache event_cache_;
 };
 
 }  // namespace

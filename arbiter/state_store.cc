@@ -155,19 +155,50 @@ Status StateStore::TrimEvents(size_t keep) {
 }
 
 Result<std::vector<StateStore::StoredEvent>> StateStore::ReadEvents(
-    size_t limit, const std::function<bool(const std::string& json)>& accept) {
-  BATON_ASSIGN_OR_RETURN(auto names, EventNames(zk_, root_ + "/events"));
+    size_t limit, const std::function<bool(const std::string& json)>& accept, EventCache* cache) {
+  const std::string dir = root_ + "/events";
+  if (cache != nullptr) {
+    BATON_ASSIGN_OR_RETURN(std::optional<ZkStat> stat, zk_.Exists(dir));
+    if (!stat) return std::vector<StoredEvent>{};
+    cache->Validate(stat->czxid);
+  }
+  BATON_ASSIGN_OR_RETURN(auto names, EventNames(zk_, dir));
   std::vector<StoredEvent> newest_first;
   for (auto it = names.rbegin(); it != names.rend() && newest_first.size() < limit; ++it) {
-    auto node = zk_.Get(root_ + "/events/" + it->second);
-    if (!node.ok()) {
-      if (node.status().code() == StatusCode::kNotFound) continue;  // trimmed meanwhile
-      return node.status();
+    std::optional<std::string> json = cache != nullptr ? cache->Find(it->first) : std::nullopt;
+    if (!json) {
+      auto node = zk_.Get(dir + "/" + it->second);
+      if (!node.ok()) {
+        if (node.status().code() == StatusCode::kNotFound) continue;  // trimmed meanwhile
+        return node.status();
+      }
+      json = std::move(node->data);
+      if (cache != nullptr) cache->Put(it->first, *json, names.size());
     }
-    if (accept && !accept(node->data)) continue;
-    newest_first.push_back({it->first, std::move(node->data)});
+    if (accept && !accept(*json)) continue;
+    newest_first.push_back({it->first, std::move(*json)});
   }
   return std::vector<StoredEvent>(newest_first.rbegin(), newest_first.rend());
+}
+
+void EventCache::Validate(int64_t events_czxid) {
+  MutexLock lock(&mu_);
+  if (czxid_ == events_czxid) return;
+  czxid_ = events_czxid;
+  events_.clear();
+}
+
+std::optional<std::string> EventCache::Find(uint64_t seq) const {
+  MutexLock lock(&mu_);
+  auto it = events_.find(seq);
+  if (it == events_.end()) return std::nullopt;
+  return it->second;
+}
+
+void EventCache::Put(uint64_t seq, const std::string& json, size_t keep) {
+  MutexLock lock(&mu_);
+  events_[seq] = json;
+  while (events_.size() > std::max<size_t>(keep, 1)) events_.erase(events_.begin());
 }
 
 }  // namespace baton::arbiter

@@ -10,15 +10,35 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "arbiter/cluster_state.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/zk_client.h"
 
 namespace baton::arbiter {
+
+// Events read so far, by sequence number. An event znode never changes once
+// written, so readers keep what they read; the cache is only valid for one
+// incarnation of the events znode (its czxid), since a recreated one
+// numbers its children from 0 again. Thread-safe.
+class EventCache {
+ public:
+  // Forgets everything unless `events_czxid` is the one cached for.
+  void Validate(int64_t events_czxid) EXCLUDES(mu_);
+  std::optional<std::string> Find(uint64_t seq) const EXCLUDES(mu_);
+  // Keeps at most `keep` events, the newest.
+  void Put(uint64_t seq, const std::string& json, size_t keep) EXCLUDES(mu_);
+
+ private:
+  mutable Mutex mu_;
+  int64_t czxid_ GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::string> events_ GUARDED_BY(mu_);
+};
 
 class StateStore {
  public:
@@ -64,9 +84,10 @@ class StateStore {
   };
   // The newest events, oldest first: up to `limit` of those `accept`
   // returns true for (all when unset), looking at no more than the whole
-  // history.
+  // history. With a cache, only events it lacks are read from ZooKeeper.
   Result<std::vector<StoredEvent>> ReadEvents(size_t limit,
-                                              const std::function<bool(const std::string& json)>& accept = {});
+                                              const std::function<bool(const std::string& json)>& accept = {},
+                                              EventCache* cache = nullptr);
 
  private:
   Result<int32_t> GuardedWrite(const std::string& election_path, const std::string& cluster,

@@ -37,14 +37,15 @@ class AgentTest : public ::testing::Test {
   }
 
   // Starts the agent for gateway 0 reporting to `arbiters`.
-  Agent& StartAgent(const std::vector<std::string>& arbiters, bool with_pid_file = false) {
+  Agent& StartAgent(const std::vector<std::string>& arbiters, bool with_pid_file = false,
+                    const std::string& heartbeat_ms = "100") {
     std::string list;
     for (const auto& a : arbiters) list += (list.empty() ? "" : ",") + a;
     ConfigInputs inputs;
     inputs.flags = {{"agent.gateway", cluster_.address(0)},
                     {"arbiter.addresses", list},
                     {"http.listen", "127.0.0.1:0"},
-                    {"heartbeat_ms", "100"},
+                    {"heartbeat_ms", heartbeat_ms},
                     {"log.level", "debug"}};
     if (with_pid_file) {
       const std::string pid_file = dir_.Join("gateway.pid");
@@ -111,6 +112,8 @@ TEST_F(AgentTest, HeartbeatsCarryTheGatewayStateAtTheInterval) {
     EXPECT_FALSE(hb.gateway_process_gone());
     EXPECT_EQ(hb.lease_remaining_ms(), -1);  // standalone: no lease
     EXPECT_EQ(hb.assignment_version(), 0u);
+    // Probes run every 25 ms: the reported state is at most a few old.
+    EXPECT_LT(hb.probe_age_ms(), 200u);
     if (i > 0) {
       EXPECT_EQ(hb.sequence(), window[i - 1].heartbeat.sequence() + 1);
       EXPECT_LT(window[i].at - window[i - 1].at, milliseconds(300)) << "gap before heartbeat " << i;
@@ -126,6 +129,26 @@ TEST_F(AgentTest, HeartbeatsCarryTheGatewayStateAtTheInterval) {
   EXPECT_GE(Metric("baton_agent_heartbeats_sent_total"), 12);
   EXPECT_EQ(Metric("baton_agent_arbiter_connected"), 1);
   EXPECT_EQ(Metric("baton_agent_gateway_health", {{"state", "ok"}}), 1);
+}
+
+// report_now: the leader detected a failure and needs a fresh report. With
+// heartbeats 2 s apart, the next one must come at once, carrying a probe that
+// began after the request arrived.
+TEST_F(AgentTest, ReportRequestIsAnsweredAtOnceWithAFreshProbe) {
+  FakeArbiter arbiter("a1");
+  StartAgent({arbiter.address()}, /*with_pid_file=*/false, /*heartbeat_ms=*/"2000");
+  WaitHealthy(arbiter);
+  arbiter.AskForReportOnce();
+  ASSERT_TRUE(WaitFor([&] { return arbiter.report_asked_sequence().has_value(); }, seconds(10)));
+  const uint64_t asked = *arbiter.report_asked_sequence();
+  auto request = arbiter.WaitForHeartbeat([&](const auto& r) { return r.heartbeat.sequence() == asked; }, seconds(1));
+  ASSERT_TRUE(request.has_value());
+  auto report = arbiter.WaitForHeartbeat([&](const auto& r) { return r.heartbeat.sequence() == asked + 1; }, seconds(5));
+  ASSERT_TRUE(report.has_value());
+  const auto gap = report->at - request->at;
+  EXPECT_LT(gap, milliseconds(1000)) << "the report waited for the 2 s tick";
+  // Its probe began after the answer carrying the request was sent.
+  EXPECT_LE(milliseconds(report->heartbeat.probe_age_ms()), std::chrono::duration_cast<milliseconds>(gap) + milliseconds(1));
 }
 
 TEST_F(AgentTest, GrantMakesTheGatewayActiveAndAnswersRenewWithoutReassigning) {

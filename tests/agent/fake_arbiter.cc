@@ -30,6 +30,11 @@ class FakeArbiter::Service final : public v1::Arbiter::Service {
         mode = owner_.mode_;
         if (mode == Mode::kGrant) *answer.mutable_assignment() = owner_.grant_;
         if (mode == Mode::kRedirect) answer.set_leader_address(owner_.leader_);
+        if (owner_.ask_report_ && mode != Mode::kSilent) {
+          answer.set_report_now(true);
+          owner_.ask_report_ = false;
+          owner_.report_asked_sequence_ = heartbeat.sequence();
+        }
       }
       if (mode == Mode::kSilent) continue;
       if (!stream->Write(answer)) break;
@@ -80,6 +85,16 @@ void FakeArbiter::RedirectTo(const std::string& leader_address) {
   MutexLock lock(&mu_);
   mode_ = Mode::kRedirect;
   leader_ = leader_address;
+}
+
+void FakeArbiter::AskForReportOnce() {
+  MutexLock lock(&mu_);
+  ask_report_ = true;
+}
+
+std::optional<uint64_t> FakeArbiter::report_asked_sequence() const {
+  MutexLock lock(&mu_);
+  return report_asked_sequence_;
 }
 
 void FakeArbiter::Silence() {

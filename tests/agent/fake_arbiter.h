@@ -43,6 +43,10 @@ class FakeArbiter {
   void RedirectTo(const std::string& leader_address) EXCLUDES(mu_);
   // Stop answering at all (a hung leader); heartbeats are still recorded.
   void Silence() EXCLUDES(mu_);
+  // The next answer (whatever the mode) also asks for a report now
+  // (report_now); the sequence it answered is then report_asked_sequence().
+  void AskForReportOnce() EXCLUDES(mu_);
+  std::optional<uint64_t> report_asked_sequence() const EXCLUDES(mu_);
 
   // Ends every stream and closes the port (an arbiter that died).
   void Shutdown();
@@ -58,6 +62,8 @@ class FakeArbiter {
   enum class Mode { kEmpty, kGrant, kRedirect, kSilent };
 
   const std::string id_;
+  bool ask_report_ GUARDED_BY(mu_) = false;
+  std::optional<uint64_t> report_asked_sequence_ GUARDED_BY(mu_);
   uint16_t port_ = 0;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;

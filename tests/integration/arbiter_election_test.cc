@@ -124,5 +124,54 @@ TEST_F(ArbiterElectionTest, GuardedWritesNeedTheWritersElectionZnodeAndTheStored
   EXPECT_EQ(*clusters, std::vector<std::string>{"c1"});
 }
 
+// The event history: guarded appends, newest-first reads with a filter, the
+// trim, and a reader's cache that stays right when the events znode is
+// recreated (its children are numbered from 0 again).
+TEST_F(ArbiterElectionTest, EventsAreAppendedTrimmedAndReadThroughACache) {
+  auto zk = Connect();
+  ASSERT_NE(zk, nullptr);
+  Election election(*zk, "/baton-events/arbiter/election", "{}", nullptr);
+  ASSERT_TRUE(election.Start().ok());
+  StateStore store(*zk, "/baton-events");
+  auto event = [](const std::string& cluster, int n) {
+    return R"({"cluster":")" + cluster + R"(","n":)" + std::to_string(n) + "}";
+  };
+  ASSERT_TRUE(store.AppendEvents(election.own_path(), {event("c1", 0), event("c2", 1), event("c1", 2)}).ok());
+  EXPECT_EQ(store.AppendEvents("/baton-events/arbiter/election/n_9999999999", {event("c1", 9)}).code(),
+            StatusCode::kNotFound)
+      << "a replica without its election znode records nothing";
+
+  EventCache cache;
+  auto c1 = store.ReadEvents(10, [](const std::string& json) { return json.find("\"c1\"") != std::string::npos; },
+                             &cache);
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  ASSERT_EQ(c1->size(), 2u);
+  EXPECT_EQ((*c1)[0].json, event("c1", 0)) << "oldest first";
+  EXPECT_EQ((*c1)[1].json, event("c1", 2));
+  auto last = store.ReadEvents(1, {}, &cache);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ((*last)[0].json, event("c1", 2));
+
+  ASSERT_TRUE(store.TrimEvents(1).ok());
+  auto trimmed = store.ReadEvents(10, {}, &cache);
+  ASSERT_TRUE(trimmed.ok());
+  ASSERT_EQ(trimmed->size(), 1u) << "only the newest is kept";
+
+  // Recreated: same sequence numbers, other events; the cache must not
+  // answer with the old ones.
+  auto children = zk->GetChildren("/baton-events/events");
+  ASSERT_TRUE(children.ok()) << children.status();
+  for (const std::string& child : *children) {
+    ASSERT_TRUE(zk->Delete("/baton-events/events/" + child).ok());
+  }
+  ASSERT_TRUE(zk->Delete("/baton-events/events").ok());
+  ASSERT_TRUE(store.AppendEvents(election.own_path(), {event("c3", 0), event("c3", 1), event("c3", 2)}).ok());
+  auto fresh = store.ReadEvents(10, {}, &cache);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(fresh->size(), 3u);
+  EXPECT_EQ((*fresh)[2].json, event("c3", 2));
+}
+
 }  // namespace
 }  // namespace baton::arbiter
