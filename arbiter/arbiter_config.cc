@@ -22,6 +22,9 @@ ConfigSchema ArbiterConfigSchema() {
       .Int("decision_interval_ms", 10, 1, 1000, "How often the leader evaluates every cluster")
       .Int("status.publish_interval_ms", 500, 50, 60000,
            "How often the leader publishes what it observes (positions, health) for followers' REST answers")
+      .List("mirror.targets", "",
+            "Mirror targets created in ZooKeeper at start-up when none of that name exists yet, "
+            "NAME=CLUSTER@HOST:PORT[+HOST:PORT...] (REST changes are never overwritten)")
       .Int("events.max_history", 1000, 10, 100000, "Events kept in ZooKeeper for GET /v1/events")
       .Add({.name = "api.token", .type = ConfigType::kString,
             .help = "Bearer token required on REST mutations (empty = no auth)", .secret = true});

@@ -2,6 +2,30 @@
 
 namespace baton::gateway {
 
+Result<std::chrono::seconds> ParseDurationText(std::string_view text) {
+  const auto bad = [&] {
+    return Status::InvalidArgument("\"" + std::string(text) +
+                                   "\" is not a duration (a whole number followed by s, m, h or d, e.g. 24h)");
+  };
+  if (text.empty()) return bad();
+  int64_t unit = 1;
+  std::string_view digits = text;
+  switch (text.back()) {
+    case 's': unit = 1; digits.remove_suffix(1); break;
+    case 'm': unit = 60; digits.remove_suffix(1); break;
+    case 'h': unit = 3600; digits.remove_suffix(1); break;
+    case 'd': unit = 86400; digits.remove_suffix(1); break;
+    default: break;
+  }
+  if (digits.empty() || digits.size() > 9) return bad();
+  int64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return bad();
+    value = value * 10 + (c - '0');
+  }
+  return std::chrono::seconds(value * unit);
+}
+
 ConfigSchema GatewayConfigSchema() {
   ConfigSchema schema = ConfigSchema::WithCommonKeys("127.0.0.1:7780");
   schema.Address("grpc.listen", "127.0.0.1:7700", "host:port of the client gRPC API (baton.v1.Gateway)")
@@ -24,7 +48,18 @@ ConfigSchema GatewayConfigSchema() {
       .Int("replication.heartbeat_ms", 50, 5, 10000,
            "An idle replication stream sends a heartbeat this often; standbys ack each")
       .Enum("mirror.mode", "async", {"async", "sync"},
-            "sync: the client waits for peer clusters; async: peers are delivered from the log")
+            "sync: the client waits for peer clusters; async: peers are delivered from the log "
+            "(under an arbiter the cluster config's mirror_mode wins)")
+      .List("mirror.targets", "",
+            "Peer clusters to mirror writes to, NAME=CLUSTER@HOST:PORT[+HOST:PORT...]; standalone only "
+            "(under an arbiter, targets come with the assignment)")
+      .Int("mirror.cursor_interval_ms", 200, 10, 600000,
+           "How often the active logs each mirror target's delivery cursor (what a promoted standby resumes from)")
+      .Int("mirror.timeout_ms", 5000, 50, 600000, "Deadline of one delivery call to a peer cluster's active")
+      .Int("mirror.max_batch", 256, 1, 10000, "Most writes sent to a peer in one Multi* call")
+      .String("mirror.tombstone_ttl", "24h",
+              "How long a removed object's tombstone is kept so that a late older write cannot bring it back "
+              "(a number with s, m, h or d)")
       .List("arbiter.addresses", "",
             "Arbiter gRPC addresses; empty = standalone (active until assigned), else no role until assigned")
       .String("pid_file", "",
