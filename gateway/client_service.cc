@@ -1,14 +1,18 @@
 #include "gateway/client_service.h"
 
+#include <atomic>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/mirror/mirror_manager.h"
+#include "gateway/mirror/status_rules.h"
+
 namespace baton::gateway {
 namespace {
 
-constexpr char kActiveKey[] = "baton-active";
-constexpr char kMirrorOriginKey[] = "baton-mirror-origin";
+constexpr const char* kActiveKey = kActiveMetadata;
+constexpr const char* kMirrorOriginKey = kMirrorOriginMetadata;
 
 // Built once: Family::Add copies them only when a label set is new.
 const std::vector<double> kLatencyBuckets = LatencyBuckets();
@@ -32,12 +36,13 @@ grpc::Status ToGrpc(const Status& status) {
 }
 
 ClientService::ClientService(ClientServiceOptions options, WritePath& writes, const ObjectStore& store,
-                             const VectorIndex& index, ServingGate& gate, Metrics& metrics)
+                             const VectorIndex& index, ServingGate& gate, Metrics& metrics, MirrorManager* mirror)
     : options_(std::move(options)),
       writes_(writes),
       store_(store),
       index_(index),
       gate_(gate),
+      mirror_(mirror),
       writes_total_(prometheus::BuildCounter()
                         .Name("baton_gateway_writes_total")
                         .Help("Client write calls by operation and status code")
@@ -54,6 +59,25 @@ ClientService::ClientService(ClientServiceOptions options, WritePath& writes, co
                         .Name("baton_gateway_read_duration_seconds")
                         .Help("Client read latency (search, get, exists)")
                         .Register(metrics.registry())) {}
+
+struct ClientService::SyncMirrorCall {
+  Context* context = nullptr;
+  Reactor* reactor = nullptr;
+  std::string_view op;
+  std::chrono::steady_clock::time_point start;
+  FillResponse fill;
+  std::vector<WriteRequest> requests;
+  std::vector<WriteOutcome> outcomes;  // the local target's final answers
+  std::vector<std::shared_ptr<PeerClient>> peers;
+  // Per peer: the first call, the follow-ups by op, and the final answer per item.
+  struct PeerState {
+    MirrorBatch first;
+    std::map<v1::WriteOp, MirrorBatch> follow_ups;
+    std::vector<Status> answers;
+  };
+  std::vector<PeerState> peer_states;
+  std::atomic<size_t> peers_left{0};
+};
 
 std::pair<std::string, bool> ClientService::Origin(grpc::ServerContextBase* context) const {
   const auto& metadata = context->client_metadata();
@@ -91,6 +115,21 @@ ClientService::Reactor* ClientService::StartWrite(Context* context, std::string_
     return reactor;
   }
   const auto start = std::chrono::steady_clock::now();
+  if (mirror_ != nullptr && !requests.empty() && !requests.front().mirrored && mirror_->sync_mode()) {
+    std::vector<std::shared_ptr<PeerClient>> peers = mirror_->peers();
+    if (!peers.empty()) {
+      auto call = std::make_shared<SyncMirrorCall>();
+      call->context = context;
+      call->reactor = reactor;
+      call->op = op;
+      call->start = start;
+      call->fill = std::move(fill);
+      call->requests = std::move(requests);
+      call->peers = std::move(peers);
+      StartSyncMirror(std::move(call));
+      return reactor;
+    }
+  }
   writes_.WriteAsync(std::move(requests), [this, context, reactor, op, start, fill = std::move(fill)](
                                               Result<std::vector<WriteOutcome>> outcomes) {
     write_seconds_.Add({{"op", std::string(op)}}, kLatencyBuckets).Observe(SecondsSince(start));
@@ -103,6 +142,117 @@ ClientService::Reactor* ClientService::StartWrite(Context* context, std::string_
     reactor->Finish(Finish(context, op, status, true));
   });
   return reactor;
+}
+
+
+void ClientService::StartSyncMirror(std::shared_ptr<SyncMirrorCall> call) {
+  std::vector<WriteRequest> first = call->requests;
+  writes_.WriteAsync(std::move(first), [this, call](Result<std::vector<WriteOutcome>> outcomes) {
+    if (!outcomes.ok()) {
+      write_seconds_.Add({{"op", std::string(call->op)}}, kLatencyBuckets).Observe(SecondsSince(call->start));
+      call->reactor->Finish(Finish(call->context, call->op, outcomes.status(), true));
+      return;
+    }
+    call->outcomes = std::move(outcomes).value();
+    // The local store is a target too: Insert -> ALREADY_EXISTS becomes an
+    // Update here, Update -> NOT_FOUND an Insert.
+    std::vector<size_t> indexes;
+    std::vector<WriteRequest> follow_ups;
+    for (size_t i = 0; i < call->outcomes.size(); ++i) {
+      if (std::optional<v1::WriteOp> next = MirrorFollowUp(call->requests[i].op, call->outcomes[i].code)) {
+        indexes.push_back(i);
+        follow_ups.push_back(call->requests[i]);
+        follow_ups.back().op = *next;
+      }
+    }
+    if (follow_ups.empty()) {
+      ForwardToPeers(call);
+      return;
+    }
+    writes_.WriteAsync(std::move(follow_ups), [this, call, indexes](Result<std::vector<WriteOutcome>> more) {
+      if (!more.ok()) {
+        write_seconds_.Add({{"op", std::string(call->op)}}, kLatencyBuckets).Observe(SecondsSince(call->start));
+        call->reactor->Finish(Finish(call->context, call->op, more.status(), true));
+        return;
+      }
+      for (size_t k = 0; k < indexes.size(); ++k) call->outcomes[indexes[k]] = std::move((*more)[k]);
+      ForwardToPeers(call);
+    });
+  });
+}
+
+void ClientService::ForwardToPeers(std::shared_ptr<SyncMirrorCall> call) {
+  // Every cluster gets the version the local store took, so that they agree
+  // on it; what the local store did not take goes out as the client sent it.
+  std::vector<WriteRequest> items = call->requests;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (call->outcomes[i].applied() && items[i].op != v1::WRITE_OP_REMOVE_BY_TIMESTAMP) {
+      items[i].timestamp = call->outcomes[i].timestamp;
+    }
+  }
+  call->peer_states.resize(call->peers.size());
+  call->peers_left = call->peers.size();
+  for (size_t p = 0; p < call->peers.size(); ++p) {
+    SyncMirrorCall::PeerState& state = call->peer_states[p];
+    state.first.op = items.front().op;
+    state.first.items = items;
+    call->peers[p]->SendAsync(&state.first, [this, call, p](Status sent) {
+      SyncMirrorCall::PeerState& state = call->peer_states[p];
+      const size_t n = state.first.items.size();
+      if (!sent.ok()) {
+        state.answers.assign(n, sent);
+        if (--call->peers_left == 0) FinishSyncMirror(*call);
+        return;
+      }
+      state.answers = state.first.answers;
+      for (size_t i = 0; i < n; ++i) {
+        if (std::optional<v1::WriteOp> next = MirrorFollowUp(state.first.op, state.answers[i].code())) {
+          MirrorBatch& f = state.follow_ups[*next];
+          f.op = *next;
+          f.items.push_back(state.first.items[i]);
+          f.items.back().op = *next;
+        }
+      }
+      if (state.follow_ups.empty()) {
+        if (--call->peers_left == 0) FinishSyncMirror(*call);
+        return;
+      }
+      auto batches_left = std::make_shared<std::atomic<size_t>>(state.follow_ups.size());
+      for (auto& [op, batch] : state.follow_ups) {
+        call->peers[p]->SendAsync(&batch, [this, call, p, op, batches_left](Status again) {
+          SyncMirrorCall::PeerState& state = call->peer_states[p];
+          const MirrorBatch& batch = state.follow_ups.at(op);
+          // The follow-up's answer is the target's answer for those items.
+          size_t k = 0;
+          for (size_t i = 0; i < state.answers.size() && k < batch.items.size(); ++i) {
+            if (MirrorFollowUp(state.first.op, state.first.answers[i].code()) != op) continue;
+            state.answers[i] = again.ok() ? batch.answers[k] : again;
+            ++k;
+          }
+          if (--*batches_left == 0 && --call->peers_left == 0) FinishSyncMirror(*call);
+        });
+      }
+    });
+  }
+}
+
+void ClientService::FinishSyncMirror(SyncMirrorCall& call) {
+  Status status;
+  try {
+    for (size_t i = 0; i < call.outcomes.size(); ++i) {
+      std::vector<Status> answers;
+      answers.emplace_back(call.outcomes[i].code, call.outcomes[i].message);
+      for (const SyncMirrorCall::PeerState& peer : call.peer_states) answers.push_back(peer.answers[i]);
+      Status aggregate = AggregateMirrorStatus(call.requests[i].op, answers);
+      call.outcomes[i].code = aggregate.code();
+      call.outcomes[i].message = aggregate.message();
+    }
+    status = call.fill(call.outcomes);
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("unexpected exception: ") + e.what());
+  }
+  write_seconds_.Add({{"op", std::string(call.op)}}, kLatencyBuckets).Observe(SecondsSince(call.start));
+  call.reactor->Finish(Finish(call.context, call.op, status, true));
 }
 
 ClientService::Reactor* ClientService::SingleWrite(Context* context, std::string_view op, const Status& validation,

@@ -26,6 +26,8 @@
 
 namespace baton::gateway {
 
+class MirrorManager;
+
 // Whether this instance may serve, decided by its role (standalone: always).
 // Thread-safe; called on every request.
 class ServingGate {
@@ -54,8 +56,9 @@ using GatewayServiceBase = v1::Gateway::WithCallbackMethod_Insert<v1::Gateway::W
 
 class ClientService final : public GatewayServiceBase {
  public:
+  // `mirror` (may be null) supplies the peers of mirror.mode sync.
   ClientService(ClientServiceOptions options, WritePath& writes, const ObjectStore& store, const VectorIndex& index,
-                ServingGate& gate, Metrics& metrics);
+                ServingGate& gate, Metrics& metrics, MirrorManager* mirror = nullptr);
 
   using Reactor = grpc::ServerUnaryReactor;
   using Context = grpc::CallbackServerContext;
@@ -81,6 +84,13 @@ class ClientService final : public GatewayServiceBase {
   // `op` must be a string literal (it outlives the call).
   Reactor* StartWrite(Context* context, std::string_view op, const Status& validation,
                       std::vector<WriteRequest> requests, FillResponse fill);
+  // mirror.mode sync (docs/mirroring.md): the local write with its
+  // follow-up (status_rules.h), then every peer with theirs; the call ends
+  // with the aggregated status per item once all have answered.
+  struct SyncMirrorCall;
+  void StartSyncMirror(std::shared_ptr<SyncMirrorCall> call);
+  void ForwardToPeers(std::shared_ptr<SyncMirrorCall> call);
+  void FinishSyncMirror(SyncMirrorCall& call);
   Reactor* SingleWrite(Context* context, std::string_view op, const Status& validation, WriteRequest request,
                        v1::WriteResult* response);
   Reactor* MultiWrite(Context* context, std::string_view op, const Status& validation,
@@ -98,6 +108,7 @@ class ClientService final : public GatewayServiceBase {
   const ObjectStore& store_;
   const VectorIndex& index_;
   ServingGate& gate_;
+  MirrorManager* const mirror_;
   prometheus::Family<prometheus::Counter>& writes_total_;
   prometheus::Family<prometheus::Counter>& reads_total_;
   prometheus::Family<prometheus::Histogram>& write_seconds_;

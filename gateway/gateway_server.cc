@@ -7,6 +7,7 @@
 
 #include "baton/v1/storage.pb.h"
 #include "common/process.h"
+#include "gateway/gateway_config.h"
 #include "gateway/log/wal_reader.h"
 #include "gateway/store/metric.h"
 
@@ -169,6 +170,12 @@ Status GatewayServer::ReplayLog(uint64_t from_seq) {
         return Status::DataLoss("log record " + entry->pos.ToString() + " has a valid crc but does not decode");
       }
       BATON_RETURN_IF_ERROR(store_->Apply(record, entry->pos).WithContext("replaying " + entry->pos.ToString()));
+    } else if (entry->type == RecordType::kCursor) {
+      v1::MirrorCursorRecord cursors;
+      if (!cursors.ParseFromString(entry->payload)) {
+        return Status::DataLoss("log record " + entry->pos.ToString() + " has a valid crc but does not decode");
+      }
+      store_->ApplyCursors(cursors, entry->pos);
     }
     ++replayed;
     auto now = std::chrono::steady_clock::now();
@@ -187,7 +194,17 @@ Status GatewayServer::StartServing() {
   ClientServiceOptions options;
   options.validation.dimension = static_cast<int>(config_.GetInt("index.dimension"));
   options.cluster_id = config_.GetString("instance.cluster");
-  service_ = std::make_unique<ClientService>(options, *writes_, *store_, *index_, *role_, metrics_);
+  {
+    auto targets = ParseMirrorTargets(config_.GetStringList("mirror.targets"));
+    if (!targets.ok()) return targets.status().WithContext("mirror.targets");
+    config_mirror_targets_ = std::move(targets).value();
+  }
+  {
+    Result<std::chrono::seconds> ttl = ParseDurationText(config_.GetString("mirror.tombstone_ttl"));
+    if (!ttl.ok()) return ttl.status().WithContext("mirror.tombstone_ttl");
+    tombstone_ttl_ = *ttl;
+  }
+  last_compaction_ = clock_.Now();
 
   const std::string instance_id = config_.GetString("instance.id");
   ReplicationSourceOptions source_options;
@@ -201,6 +218,37 @@ Status GatewayServer::StartServing() {
     source_->Await(position, std::move(ack));
   });
   writes_->set_append_gate([this] { return role_->CheckAppend(); });
+  MirrorManagerOptions mirror_options;
+  mirror_options.own_cluster = options.cluster_id;
+  mirror_options.cursor_interval = std::chrono::milliseconds(config_.GetInt("mirror.cursor_interval_ms"));
+  mirror_options.sender.max_batch = static_cast<size_t>(config_.GetInt("mirror.max_batch"));
+  mirror_options.sender.timeout = std::chrono::milliseconds(config_.GetInt("mirror.timeout_ms"));
+  mirror_options.sender.await_committed = [this](uint64_t seq, const std::function<bool()>& stopping) {
+    // Shared: the answer may come after a stopping sender gave up on it.
+    struct Wait {
+      Mutex mu;
+      CondVar cv{&mu};
+      std::optional<Status> result GUARDED_BY(mu);
+    };
+    auto wait = std::make_shared<Wait>();
+    source_->Await(LogPosition{0, seq}, [wait](Status status) {
+      MutexLock lock(&wait->mu);
+      wait->result = std::move(status);
+      wait->cv.Signal();
+    });
+    MutexLock lock(&wait->mu);
+    while (!wait->result) {
+      if (stopping()) return Status::Cancelled("mirror sender stopping");
+      wait->cv.WaitFor(std::chrono::milliseconds(50));
+    }
+    return *wait->result;
+  };
+  mirror_ = std::make_unique<MirrorManager>(*wal_, *store_, *writes_, clock_, metrics_, mirror_options);
+  service_ = std::make_unique<ClientService>(options, *writes_, *store_, *index_, *role_, metrics_, mirror_.get());
+  if (config_.GetStringList("arbiter.addresses").empty()) {
+    // Standalone: the active from the start, with the configured targets.
+    mirror_->Configure(config_mirror_targets_, role_->role() == v1::ROLE_ACTIVE, config_.GetString("mirror.mode"));
+  }
   replication_ = std::make_unique<ReplicationService>(instance_id, *wal_, *history_, *role_, *writes_, *this);
   control_ = std::make_unique<ControlService>(*this);
 
@@ -244,7 +292,8 @@ Status GatewayServer::TakeSnapshot() {
   BATON_RETURN_IF_ERROR(snapshots_->Write(covers, payload));
   snapshots_total_->Increment();
   records_at_last_snapshot_ = records;
-  auto deleted = wal_->DeleteSegmentsBefore(covers.seq + 1);
+  // Mirror targets still need the records after their cursors.
+  auto deleted = wal_->DeleteSegmentsBefore(std::min(covers.seq + 1, mirror_ ? mirror_->RetainFrom() : covers.seq + 1));
   if (!deleted.ok()) spdlog::warn("cannot delete log segments a snapshot covers: {}", deleted.status().ToString());
   return Status::Ok();
 }
@@ -261,12 +310,51 @@ void GatewayServer::SnapshotLoop() {
     handing_over_->Set(HandingOver() ? 1 : 0);
     role_gauge_->Set(static_cast<double>(role_->role()));
     epoch_gauge_->Set(static_cast<double>(role_->epoch()));
+    stop_mu_.Unlock();
+    MaybeCompactTombstones();
+    stop_mu_.Lock();
+    if (stopping_) break;
     if (writes_->applied_records() - records_at_last_snapshot_ < interval) continue;
     stop_mu_.Unlock();
     Status s = TakeSnapshot();
     if (!s.ok()) spdlog::error("snapshot failed (will retry): {}", s.ToString());
     stop_mu_.Lock();
   }
+}
+
+void GatewayServer::MaybeCompactTombstones() {
+  const MonoTime now = clock_.Now();
+  if (now - last_compaction_ < std::min<Duration>(tombstone_ttl_ / 10 + std::chrono::seconds(1), std::chrono::minutes(1))) {
+    return;
+  }
+  last_compaction_ = now;
+  Result<size_t> dropped = writes_->CompactTombstones(clock_.WallNow() - tombstone_ttl_);
+  if (!dropped.ok()) {
+    spdlog::warn("tombstone compaction failed (will retry): {}", dropped.status().ToString());
+  } else if (*dropped > 0) {
+    spdlog::info("compacted {} tombstones older than {} s", *dropped,
+                 std::chrono::duration_cast<std::chrono::seconds>(tombstone_ttl_).count());
+  }
+}
+
+std::vector<MirrorTargetSpec> GatewayServer::MirrorTargetsFor(const v1::Assignment& assignment) const {
+  const bool standalone = config_.GetStringList("arbiter.addresses").empty();
+  if (standalone && assignment.mirror_targets_size() == 0) return config_mirror_targets_;
+  std::vector<MirrorTargetSpec> targets;
+  for (const v1::MirrorTarget& t : assignment.mirror_targets()) {
+    MirrorTargetSpec spec{t.name(), t.cluster(), {t.addresses().begin(), t.addresses().end()}};
+    Status valid = ValidateMirrorTarget(spec);
+    if (!valid.ok()) {
+      spdlog::error("assignment names an invalid mirror target {}: {} (ignored)", t.name(), valid.ToString());
+      continue;
+    }
+    targets.push_back(std::move(spec));
+  }
+  return targets;
+}
+
+std::string GatewayServer::MirrorModeFor(const v1::Assignment& assignment) const {
+  return assignment.mirror_mode().empty() ? config_.GetString("mirror.mode") : assignment.mirror_mode();
 }
 
 Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::optional<MonoTime> deadline) {
@@ -291,6 +379,7 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::opt
     BATON_RETURN_IF_ERROR(role_->Assign(assignment, deadline));
     // Waiting writes are re-evaluated here: handing over, they fail now.
     source_->Configure(assignment);
+    mirror_->Configure(MirrorTargetsFor(assignment), true, MirrorModeFor(assignment));
     if (handover) {
       // The append gate is closed now, but a batch it let through before may
       // still be on its way to the disk; once it is durable, nothing moves
@@ -299,6 +388,9 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::opt
       handover_flushed_ = true;
     }
   } else {
+    // Before the role changes: a standby's log only takes replicated records,
+    // so no cursor record may be logged once it is one.
+    mirror_->Configure(MirrorTargetsFor(assignment), false, MirrorModeFor(assignment));
     BATON_RETURN_IF_ERROR(role_->Assign(assignment, deadline));
     source_->Stop();
     if (before == v1::ROLE_ACTIVE || assignment.epoch() != before_epoch) replication_->EndStreams();
@@ -341,6 +433,10 @@ v1::GetStateResponse GatewayServer::State() {
   if (role_->role() == v1::ROLE_ACTIVE) {
     for (v1::StandbyState& s : source_->States()) *state.add_standbys() = std::move(s);
   }
+  if (role_->role() == v1::ROLE_ACTIVE) {
+    for (v1::MirrorPeerState& peer : mirror_->States()) *state.add_mirror_peers() = std::move(peer);
+  }
+  for (const auto& [origin, count] : store_->mirror_applied()) (*state.mutable_mirror_applied())[origin] = count;
   state.set_object_count(store_->size());
   state.set_digest(store_->digest());
   return state;
@@ -408,7 +504,8 @@ void GatewayServer::Stop() {
   // Waiting writes fail first, and replication streams (which end only when
   // their peer goes away) are cancelled, so that gRPC's shutdown is held up
   // by neither; what is left are client calls that finish by themselves.
-  if (source_) source_->Stop();
+  if (source_) source_->Stop();  // also wakes mirror senders waiting for a commit
+  if (mirror_) mirror_->Stop();
   if (replication_) replication_->Shutdown();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (wal_) wal_->Shutdown();

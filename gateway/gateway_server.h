@@ -27,7 +27,9 @@
 #include "common/status.h"
 #include "gateway/client_service.h"
 #include "gateway/control_service.h"
+#include "common/mirror_target.h"
 #include "gateway/log/wal.h"
+#include "gateway/mirror/mirror_manager.h"
 #include "gateway/replication/epoch_history.h"
 #include "gateway/replication/replication_service.h"
 #include "gateway/replication/replication_source.h"
@@ -81,6 +83,12 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   // What GetState and the gauge report: handing over, and the write that was
   // being logged when it began is durable (so the durable position is final).
   bool HandingOver() const;
+  // Mirror targets and mode an assignment stands for (docs/mirroring.md):
+  // the assignment's, under an arbiter or when it names any; else config's.
+  std::vector<MirrorTargetSpec> MirrorTargetsFor(const v1::Assignment& assignment) const;
+  std::string MirrorModeFor(const v1::Assignment& assignment) const;
+  // Drops tombstones older than mirror.tombstone_ttl, at most once a minute.
+  void MaybeCompactTombstones();
 
   const Config config_;
   FileSystem& fs_;
@@ -96,6 +104,10 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   std::unique_ptr<ReplicationSource> source_;
   std::unique_ptr<ReplicationService> replication_;
   std::unique_ptr<ControlService> control_;
+  std::unique_ptr<MirrorManager> mirror_;
+  std::vector<MirrorTargetSpec> config_mirror_targets_;  // mirror.targets
+  Duration tombstone_ttl_{};
+  MonoTime last_compaction_{};  // snapshotter thread
   Mutex role_change_mu_;
   // Set once a handover's Flush() returned, cleared by the assignment that
   // ends it (written under role_change_mu_, read anywhere).

@@ -11,6 +11,11 @@ struct WritePath::EpochCall {
   EpochStartHook hook;
 };
 
+struct WritePath::CompactCall {
+  WallTime older_than;
+  size_t dropped = 0;
+};
+
 struct WritePath::Call {
   std::vector<WriteRequest> requests;
   std::vector<WriteOutcome> outcomes;
@@ -102,7 +107,35 @@ Status WritePath::Flush() {
   return log_->Commit(&item);
 }
 
+Status WritePath::LogCursors(const v1::MirrorCursorRecord& cursors) {
+  CommitItem item;
+  item.type = RecordType::kCursor;
+  item.context = nullptr;
+  if (!cursors.SerializeToString(&item.payload)) return Status::Internal("cannot encode mirror cursors");
+  return log_->Commit(&item);
+}
+
+Result<size_t> WritePath::CompactTombstones(WallTime older_than) {
+  CompactCall call{older_than};
+  CommitItem item;
+  item.type = RecordType::kNoop;
+  item.exclusive = true;
+  item.context = &call;
+  BATON_RETURN_IF_ERROR(log_->Commit(&item));
+  return call.dropped;
+}
+
+Status WritePath::ApplyCursorRecord(const LogRecord& record) {
+  v1::MirrorCursorRecord cursors;
+  if (!cursors.ParseFromString(record.payload)) {
+    return Status::DataLoss("mirror cursor record " + record.pos.ToString() + " does not decode");
+  }
+  store_.ApplyCursors(cursors, record.pos);
+  return Status::Ok();
+}
+
 Status WritePath::ApplyReplicated(const LogRecord& record) {
+  if (record.type == RecordType::kCursor) BATON_RETURN_IF_ERROR(ApplyCursorRecord(record));
   if (record.type == RecordType::kWrite) {
     v1::WriteRecord decoded;
     if (!decoded.ParseFromString(record.payload)) {
@@ -129,7 +162,10 @@ void WritePath::Prepare(std::span<CommitItem* const> batch) {
       const uint64_t first_seq = wal_.last_position().seq + 1;
       batch[0]->status = call ? call->hook(call->epoch, first_seq) : Status::Internal("epoch start without a call");
     } else {
-      batch[0]->needs_record = false;  // Flush()
+      batch[0]->needs_record = false;  // Flush() or CompactTombstones()
+      if (auto* compact = static_cast<CompactCall*>(batch[0]->context)) {
+        compact->dropped = store_.CompactTombstones(compact->older_than);
+      }
     }
     return;
   }
@@ -142,6 +178,7 @@ void WritePath::Prepare(std::span<CommitItem* const> batch) {
   }
   planner_.emplace(store_);
   for (CommitItem* item : batch) {
+    if (item->type != RecordType::kWrite) continue;  // a cursor record: its payload is ready
     auto* call = static_cast<Call*>(item->context);
     call->outcomes.clear();
     call->record.Clear();
@@ -149,6 +186,8 @@ void WritePath::Prepare(std::span<CommitItem* const> batch) {
       WriteOutcome outcome = planner_->Plan(request);
       for (v1::Mutation& m : outcome.mutations) *call->record.add_mutations() = m;
       if (request.mirrored) call->record.set_mirror_origin(request.origin_cluster);
+      // Mirroring forwards the request itself, not this cluster's matches.
+      if (request.op == v1::WRITE_OP_REMOVE_BY_TIMESTAMP) call->record.set_remove_before(request.before);
       call->outcomes.push_back(std::move(outcome));
     }
     item->needs_record = call->record.mutations_size() > 0;
@@ -163,6 +202,11 @@ void WritePath::Apply(std::span<CommitItem* const> batch) {
   for (CommitItem* item : batch) {
     if (!item->status.ok() || !item->needs_record) continue;
     if (item->type != RecordType::kWrite) {
+      if (item->type == RecordType::kCursor) {
+        LogRecord record{item->position, item->type, item->payload};
+        Status s = ApplyCursorRecord(record);
+        if (!s.ok()) spdlog::critical("cursor record at {} does not apply: {}", item->position.ToString(), s.ToString());
+      }
       NoteApplied(item->position);
       continue;
     }

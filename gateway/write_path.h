@@ -69,6 +69,19 @@ class WritePath {
   using EpochStartHook = std::function<Status(uint64_t epoch, uint64_t first_seq)>;
   Result<LogPosition> StartEpoch(uint64_t epoch, EpochStartHook on_epoch_start);
 
+  // Logs the mirror cursors as a kCursor record (through group commit, like
+  // a write, so they share its fsync) and applies them to the store once
+  // durable. Blocks until then. Refused like a write while the append gate
+  // is closed. Not held up by replication: cursors are advisory (a promoted
+  // standby with an older cursor re-sends, and peers take writes again
+  // idempotently).
+  Status LogCursors(const v1::MirrorCursorRecord& cursors);
+
+  // Drops tombstones removed before `older_than` on the committer thread,
+  // between two batches (the planner must not see the store change under
+  // it). Logs nothing: each gateway compacts its own. Returns how many.
+  Result<size_t> CompactTombstones(WallTime older_than);
+
   // Standby: applies a record received by replication and already durable
   // in the local log (kWrite records change the store; the others only move
   // the applied position). Must not run concurrently with writes.
@@ -89,6 +102,7 @@ class WritePath {
  private:
   struct Call;  // one Write() in flight: requests and outcomes
   struct EpochCall;  // one StartEpoch() in flight
+  struct CompactCall;  // one CompactTombstones() in flight
 
   void Prepare(std::span<CommitItem* const> batch);
   void Apply(std::span<CommitItem* const> batch);
@@ -102,6 +116,8 @@ class WritePath {
   // The StartEpoch() call in flight (StartEpoch callers are serialized by
   // the gateway's role changes); read by the committer in Prepare.
   std::atomic<EpochCall*> epoch_call_{nullptr};
+  // Applies a durable kCursor record's payload to the store.
+  Status ApplyCursorRecord(const LogRecord& record);
   // The current batch's planner; committer thread only.
   std::optional<WriteBatchPlanner> planner_;
   std::atomic<uint64_t> applied_epoch_{0};

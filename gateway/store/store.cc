@@ -189,6 +189,7 @@ Status ObjectStore::Apply(const v1::WriteRecord& record, LogPosition at) {
     WriterLock lock(&mu_);
     for (auto& [id, entry] : decoded) ApplyEntry(std::move(id), std::move(entry));
     if (at.seq != 0) applied_ = at;
+    if (!record.mirror_origin().empty()) mirror_applied_[record.mirror_origin()] += decoded.size();
   }
   // A mirrored record's timestamps were assigned by the peer, not by us.
   if (record.mirror_origin().empty()) NoteAssigned(max_assigned);
@@ -200,6 +201,52 @@ LogPosition ObjectStore::applied_position() const {
   return applied_;
 }
 
+std::vector<v1::Mutation> ObjectStore::ExportMutations(LogPosition* at) const {
+  std::vector<v1::Mutation> out;
+  ReaderLock lock(&mu_);
+  *at = applied_;
+  out.reserve(entries_.size());
+  for (const auto& [id, e] : entries_) {
+    v1::Mutation& m = out.emplace_back();
+    if (e.live) {
+      m.set_op(v1::WRITE_OP_UPSERT);
+      v1::StoredObject* put = m.mutable_put();
+      put->set_id(id);
+      put->mutable_vector()->Add(e.vector.begin(), e.vector.end());
+      put->set_timestamp(e.version.timestamp);
+      put->set_metadata(e.metadata);
+      put->set_origin_cluster(e.version.origin_cluster);
+    } else {
+      m.set_op(v1::WRITE_OP_REMOVE);
+      v1::Tombstone* t = m.mutable_remove();
+      t->set_id(id);
+      t->set_timestamp(e.version.timestamp);
+      t->set_origin_cluster(e.version.origin_cluster);
+      t->set_removed_at_wall_ns(e.removed_at_wall_ns);
+    }
+  }
+  return out;
+}
+
+void ObjectStore::ApplyCursors(const v1::MirrorCursorRecord& record, LogPosition at) {
+  WriterLock lock(&mu_);
+  for (const v1::MirrorCursor& cursor : record.cursors()) {
+    uint64_t& seq = mirror_cursors_[cursor.target()];
+    seq = std::max(seq, cursor.delivered_seq());
+  }
+  if (at.seq != 0) applied_ = at;
+}
+
+std::map<std::string, uint64_t> ObjectStore::mirror_cursors() const {
+  ReaderLock lock(&mu_);
+  return mirror_cursors_;
+}
+
+std::map<std::string, uint64_t> ObjectStore::mirror_applied() const {
+  ReaderLock lock(&mu_);
+  return mirror_applied_;
+}
+
 void ObjectStore::Clear() {
   EntryMap old;
   {
@@ -209,6 +256,7 @@ void ObjectStore::Clear() {
     tombstone_count_ = 0;
     digest_ = 0;
     applied_ = LogPosition{};
+    mirror_cursors_.clear();
   }
   last_assigned_.store(0, std::memory_order_relaxed);
 }

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,6 +89,26 @@ class ObjectStore {
   [[nodiscard]] Status Apply(const v1::WriteRecord& record, LogPosition at = {});
   // Position of the last record applied with one (or loaded from a snapshot).
   LogPosition applied_position() const;
+
+  // The whole state as mutations (a put per live object, a remove per
+  // tombstone, each with its version) and the position it is at: what a
+  // mirror target gets when the log no longer reaches back to its cursor.
+  // Any thread; holds the shared lock while copying.
+  std::vector<v1::Mutation> ExportMutations(LogPosition* at) const;
+
+  // Mirror cursors (PRODUCT.md §6): how far this cluster's log was delivered
+  // to each mirror target, as the log's kCursor records say. They live here
+  // because they are state rebuilt from snapshot + log like the objects, so
+  // a promoted standby has them. ApplyCursors keeps, per target, the higher
+  // cursor (a replayed older record never moves one back). Writer thread;
+  // `at` as for Apply().
+  void ApplyCursors(const v1::MirrorCursorRecord& record, LogPosition at = {});
+  // target name -> delivered seq. Any thread.
+  std::map<std::string, uint64_t> mirror_cursors() const;
+  // Mirrored mutations applied since this process started (or loaded), by
+  // origin cluster: each peer's write counts once when mirroring does not
+  // echo. Any thread.
+  std::map<std::string, uint64_t> mirror_applied() const;
   // Empties the store (full resync). Writer thread.
   void Clear();
 
@@ -153,6 +174,8 @@ class ObjectStore {
   size_t tombstone_count_ GUARDED_BY(mu_) = 0;
   uint64_t digest_ GUARDED_BY(mu_) = 0;
   LogPosition applied_ GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> mirror_cursors_ GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> mirror_applied_ GUARDED_BY(mu_);
 };
 
 }  // namespace baton::gateway

@@ -4,6 +4,7 @@
 //            record(StoredObject) x header.object_count
 //            record(Tombstone)    x header.tombstone_count
 // record(m) := varint length, then m serialized (storage.proto).
+// The header also carries the mirror cursors (absent in older snapshots).
 //
 // Length-delimited small messages rather than one big message: protobuf caps a
 // message at 2 GiB (4M objects of 128 floats), and a reader can say which
@@ -79,6 +80,11 @@ Status ObjectStore::SerializeTo(std::string* out, LogPosition* covers) const {
   header.set_tombstone_count(tombstone_count_);
   header.set_last_assigned_timestamp(last_assigned_timestamp());
   header.set_digest(digest_);
+  for (const auto& [target, seq] : mirror_cursors_) {
+    v1::MirrorCursor* cursor = header.add_mirror_cursors();
+    cursor->set_target(target);
+    cursor->set_delivered_seq(seq);
+  }
   const size_t per_object = static_cast<size_t>(options_.dimension) * sizeof(float) + 48;
   out->reserve(out->size() + 64 + live_count_ * per_object + tombstone_count_ * 48);
   AppendRecord(out, header);
@@ -180,6 +186,10 @@ Status ObjectStore::LoadFrom(std::string_view payload, LogPosition covers) {
     tombstone_count_ = header.tombstone_count();
     digest_ = digest;
     applied_ = covers;
+    mirror_cursors_.clear();
+    for (const v1::MirrorCursor& cursor : header.mirror_cursors()) {
+      mirror_cursors_[cursor.target()] = cursor.delivered_seq();
+    }
   }
   last_assigned_.store(header.last_assigned_timestamp(), std::memory_order_relaxed);
   // The old state is freed here, outside the lock.

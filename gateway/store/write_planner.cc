@@ -72,6 +72,31 @@ Result<int64_t> WriteBatchPlanner::AssignTimestamp(int64_t floor) {
   return ts;
 }
 
+v1::Mutation WriteBatchPlanner::PutMutation(const WriteRequest& request, const Version& version, bool assigned) {
+  v1::Mutation m;
+  m.set_op(request.op);
+  m.set_timestamp_assigned(assigned);
+  v1::StoredObject* put = m.mutable_put();
+  put->set_id(request.id);
+  put->mutable_vector()->Add(request.vector.begin(), request.vector.end());
+  put->set_timestamp(version.timestamp);
+  put->set_metadata(request.metadata);
+  put->set_origin_cluster(request.origin_cluster);
+  return m;
+}
+
+v1::Mutation WriteBatchPlanner::RemoveMutation(const WriteRequest& request, const Version& version, bool assigned) {
+  v1::Mutation m;
+  m.set_op(v1::WRITE_OP_REMOVE);
+  m.set_timestamp_assigned(assigned);
+  v1::Tombstone* t = m.mutable_remove();
+  t->set_id(request.id);
+  t->set_timestamp(version.timestamp);
+  t->set_origin_cluster(request.origin_cluster);
+  t->set_removed_at_wall_ns(ToNanos(store_.clock_.WallNow()));
+  return m;
+}
+
 void WriteBatchPlanner::Commit(v1::Mutation mutation, const std::string& id, WriteOutcome* outcome) {
   overlay_[id] = ObjectStore::EntryFromMutation(mutation);
   outcome->mutations.push_back(std::move(mutation));
@@ -122,8 +147,13 @@ WriteOutcome WriteBatchPlanner::PlanPut(const WriteRequest& request) {
       return Decided(id, StatusCode::kAlreadyExists, cur->version.timestamp, Quoted(id) + " already exists");
     }
     if (cur->vector == request.vector && cur->metadata == request.metadata) {
-      return Decided(id, StatusCode::kAlreadyExists, cur->version.timestamp,
-                     Quoted(id) + ": same vector and metadata as stored");
+      WriteOutcome same = Decided(id, StatusCode::kAlreadyExists, cur->version.timestamp,
+                                  Quoted(id) + ": same vector and metadata as stored");
+      // A peer's newer version of the same content still takes the version,
+      // so that every cluster ends with the same (timestamp, origin): the
+      // digests that prove convergence include it.
+      if (request.mirrored) Commit(PutMutation(request, version, assigned), id, &same);
+      return same;
     }
   } else if (cur && cur->version >= version) {
     // Removed by a newer (or this very) remove: a late write cannot resurrect.
@@ -132,17 +162,8 @@ WriteOutcome WriteBatchPlanner::PlanPut(const WriteRequest& request) {
     return Decided(id, StatusCode::kNotFound, 0, Quoted(id) + " not found");
   }
 
-  v1::Mutation m;
-  m.set_op(request.op);
-  m.set_timestamp_assigned(assigned);
-  v1::StoredObject* put = m.mutable_put();
-  put->set_id(id);
-  put->mutable_vector()->Add(request.vector.begin(), request.vector.end());
-  put->set_timestamp(version.timestamp);
-  put->set_metadata(request.metadata);
-  put->set_origin_cluster(request.origin_cluster);
   WriteOutcome out = Decided(id, StatusCode::kOk, version.timestamp);
-  Commit(std::move(m), id, &out);
+  Commit(PutMutation(request, version, assigned), id, &out);
   return out;
 }
 
@@ -163,18 +184,15 @@ WriteOutcome WriteBatchPlanner::PlanRemove(const WriteRequest& request) {
     // new: already removed (by this remove, or by a newer one).
     return Decided(id, StatusCode::kOk, cur->version.timestamp);
   }
-  if (!live) return Decided(id, StatusCode::kNotFound, 0, Quoted(id) + " not found");
-
-  v1::Mutation m;
-  m.set_op(v1::WRITE_OP_REMOVE);
-  m.set_timestamp_assigned(assigned);
-  v1::Tombstone* t = m.mutable_remove();
-  t->set_id(id);
-  t->set_timestamp(version.timestamp);
-  t->set_origin_cluster(request.origin_cluster);
-  t->set_removed_at_wall_ns(ToNanos(store_.clock_.WallNow()));
+  if (!live) {
+    WriteOutcome missing = Decided(id, StatusCode::kNotFound, 0, Quoted(id) + " not found");
+    // A peer's remove may overtake the insert it removes (they come from
+    // different clusters): the tombstone keeps that insert from landing later.
+    if (request.mirrored) Commit(RemoveMutation(request, version, assigned), id, &missing);
+    return missing;
+  }
   WriteOutcome out = Decided(id, StatusCode::kOk, version.timestamp);
-  Commit(std::move(m), id, &out);
+  Commit(RemoveMutation(request, version, assigned), id, &out);
   return out;
 }
 

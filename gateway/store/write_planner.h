@@ -11,13 +11,15 @@
 //   Update  not live, tombstone >= req.  -> OK, tombstone timestamp, not applied
 //           not live otherwise           -> NOT_FOUND
 //           live, request <= stored      -> OK, stored timestamp, not applied
-//           same vector and metadata     -> ALREADY_EXISTS
+//           same vector and metadata     -> ALREADY_EXISTS (mirrored: the
+//                                           newer version is still applied)
 //           otherwise                    -> applied
 //   Upsert  live: as Update; not live: as Insert
 //   Remove  live, request <= stored      -> OK, stored timestamp, not applied
 //           live otherwise               -> applied (leaves a tombstone)
 //           not live, tombstone >= req.  -> OK, tombstone timestamp
-//           not live otherwise           -> NOT_FOUND
+//           not live otherwise           -> NOT_FOUND (mirrored: and a
+//                                           tombstone is recorded)
 //   RemoveByTimestamp(before): a tombstone for every live object with
 //           timestamp < before; NOT_FOUND when none matched.
 //
@@ -106,6 +108,8 @@ class WriteBatchPlanner {
   WriteOutcome PlanPut(const WriteRequest& request);
   WriteOutcome PlanRemove(const WriteRequest& request);
   WriteOutcome PlanRemoveByTimestamp(const WriteRequest& request);
+  v1::Mutation PutMutation(const WriteRequest& request, const Version& version, bool assigned);
+  v1::Mutation RemoveMutation(const WriteRequest& request, const Version& version, bool assigned);
   // Records the mutation in the overlay and in `outcome`.
   void Commit(v1::Mutation mutation, const std::string& id, WriteOutcome* outcome);
 
