@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/file_system.h"
 #include "gateway/log/wal.h"
+#include "gateway/log/wal_reader.h"
 #include "gateway/store/store.h"
 #include "gateway/store/vector_index.h"
 #include "tests/support/temp_dir.h"
@@ -116,6 +117,41 @@ TEST_F(WritePathTest, AfterFlushTheDurablePositionNoLongerMoves) {
   EXPECT_EQ(durable_seq(), final_seq) << "a batch let through before the gate closed landed after Flush()";
   EXPECT_EQ(final_seq - base, static_cast<uint64_t>(ok.load())) << "one record per successful write, none other";
   EXPECT_EQ(store_->size(), static_cast<size_t>(ok.load()));
+}
+
+// Mirror cursors go through group commit as kCursor records and reach the
+// store once durable; a reader of the log (a standby, recovery) sees them.
+TEST_F(WritePathTest, CursorRecordsAreLoggedAndApplied) {
+  ASSERT_TRUE(writes_->Write({Upsert("a")}).ok());
+  v1::MirrorCursorRecord cursors;
+  v1::MirrorCursor* cursor = cursors.add_cursors();
+  cursor->set_target("b");
+  cursor->set_delivered_seq(1);
+  ASSERT_OK(writes_->LogCursors(cursors));
+  EXPECT_EQ(store_->mirror_cursors().at("b"), 1u);
+  EXPECT_EQ(writes_->applied_position().seq, durable_seq());
+  auto reader = wal_->NewReader(durable_seq());
+  auto record = reader->Next(std::chrono::milliseconds(0));
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->type, RecordType::kCursor);
+
+  closed_ = true;  // handing over: no cursor either
+  EXPECT_EQ(writes_->LogCursors(cursors).code(), StatusCode::kUnavailable);
+}
+
+// Compaction runs between batches on the committer and logs nothing.
+TEST_F(WritePathTest, CompactTombstonesDropsOnlyOlderOnes) {
+  ASSERT_TRUE(writes_->Write({Upsert("a"), Upsert("b")}).ok());
+  ASSERT_TRUE(writes_->Write({WriteRequest::Remove("a", 0, "c1")}).ok());
+  const uint64_t before = durable_seq();
+  ASSERT_OK_AND_ASSIGN(none, writes_->CompactTombstones(RealClock().WallNow() - std::chrono::hours(1)));
+  EXPECT_EQ(none, 0u);
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  ASSERT_OK_AND_ASSIGN(dropped, writes_->CompactTombstones(RealClock().WallNow() + std::chrono::seconds(1)));
+  EXPECT_EQ(dropped, 1u);
+  EXPECT_EQ(store_->tombstone_count(), 0u);
+  EXPECT_TRUE(store_->Exists("b"));
+  EXPECT_EQ(durable_seq(), before) << "compaction logs nothing";
 }
 
 }  // namespace
