@@ -2,9 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "arbiter/mirror_targets.h"
 #include "arbiter/status_page.h"
 #include "arbiter/status_view.h"
 
@@ -99,6 +104,10 @@ void Arbiter::RegisterMetrics() {
 Arbiter::~Arbiter() { Stop(); }
 
 Status Arbiter::Start() {
+  // Bad seeds fail the start, naming the key, rather than the first election.
+  auto seeds = ParseSeedTargets(config_.GetStringList("mirror.targets"));
+  if (!seeds.ok()) return seeds.status();
+  seed_targets_ = std::move(seeds).value();
   const std::string listen = config_.GetString("grpc.listen");
   int selected_port = 0;
   grpc::ServerBuilder builder;
@@ -267,6 +276,27 @@ void Arbiter::SupervisorLoop() {
 
 Status Arbiter::TakeLeadership(ZkClient& zk) {
   StateStore store(zk, root_);
+  const std::string path = election_path();
+  if (!seed_targets_.empty()) {
+    auto seeded = store.SeedMirrorTargets(path, seed_targets_);
+    if (!seeded.ok()) return seeded.status().WithContext("seeding mirror.targets");
+    for (const std::string& name : *seeded) {
+      auto it = std::find_if(seed_targets_.begin(), seed_targets_.end(), [&](const auto& t) { return t.name == name; });
+      spdlog::info("mirror target {} seeded from mirror.targets: {}", name, FormatMirrorTarget(*it));
+      book_.AddEvent({.cluster = it->cluster,
+                      .type = "mirror_target_set",
+                      .fields = {{"target", name},
+                                 {"addresses", it->addresses},
+                                 {"message", fmt::format("mirror target {} -> {} at {} (seeded from mirror.targets)",
+                                                         name, it->cluster, fmt::join(it->addresses, ","))}}});
+    }
+  }
+  std::vector<Status> unreadable;
+  auto targets = store.ListMirrorTargets(&unreadable);
+  if (!targets.ok()) return targets.status().WithContext("reading the mirror targets");
+  for (const Status& s : unreadable) spdlog::warn("mirror target left out: {}", s.message());
+  std::vector<MirrorTargetSpec> specs;
+  for (StoredMirrorTarget& target : *targets) specs.push_back(std::move(target.spec));
   auto clusters = store.ListClusters();
   if (!clusters.ok()) return clusters.status();
   std::map<std::string, ClusterState> states;
@@ -279,11 +309,38 @@ Status Arbiter::TakeLeadership(ZkClient& zk) {
     states[cluster] = std::move(state).value();
     configs[cluster] = std::move(config).value();
   }
-  book_.Lead(clock_.Now(), std::move(states), std::move(configs));
+  const size_t target_count = specs.size();
+  book_.Lead(clock_.Now(), std::move(states), std::move(configs), std::move(specs));
   leader_gauge_->Set(1);
-  spdlog::info("arbiter {} leads ({} clusters); no promotion before one lease ({} ms) has passed", id_,
-               clusters->size(), config_.GetInt("lease_ms"));
+  spdlog::info("arbiter {} leads ({} clusters, {} mirror targets); no promotion before one lease ({} ms) has passed",
+               id_, clusters->size(), target_count, config_.GetInt("lease_ms"));
   return Status::Ok();
+}
+
+void Arbiter::ReloadMirrorTargets() {
+  if (!book_.leading()) return;
+  auto zk = zookeeper();
+  if (!zk.ok()) return;  // the publisher's next turn tries again
+  StateStore store(**zk, root_);
+  MutexLock lock(&reload_mu_);
+  std::vector<Status> unreadable;
+  auto targets = store.ListMirrorTargets(&unreadable);
+  // Said once per distinct problem, not at every periodic reload.
+  std::string problems;
+  for (const Status& s : unreadable) problems += (problems.empty() ? "" : "; ") + s.message();
+  if (!targets.ok()) problems = targets.status().ToString();
+  if (problems != last_reload_problem_ && !problems.empty()) {
+    spdlog::warn("mirror targets: {} ({})", problems,
+                 targets.ok() ? "left out of the assignments" : "the last ones read stay in force");
+  }
+  last_reload_problem_ = problems;
+  if (!targets.ok()) return;
+  std::vector<MirrorTargetSpec> specs;
+  for (StoredMirrorTarget& target : *targets) specs.push_back(std::move(target.spec));
+  const size_t count = specs.size();
+  if (book_.SetMirrorTargets(std::move(specs), clock_.Now())) {
+    spdlog::info("mirror targets changed ({} now); new assignments go to the clusters concerned", count);
+  }
 }
 
 void Arbiter::RefreshLeaderAddress(Election& election) {
@@ -426,6 +483,7 @@ void Arbiter::PublishLoop() {
     if (!zk.ok()) continue;
     StateStore store(**zk, root_);
     const std::string path = election_path();
+    ReloadMirrorTargets();
     PublishEvents(store, path);
     const MonoTime now = clock_.Now();
     const int64_t now_ms = WallNowMs();

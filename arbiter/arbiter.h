@@ -8,7 +8,8 @@
 // while leading: ClusterBook::Decide, then the guarded ZooKeeper writes),
 // the publisher (while leading: the event history and, every
 // status.publish_interval_ms, each cluster's observation for followers'
-// REST answers), gRPC's callback threads (heartbeats) and Poco's HTTP
+// REST answers and a re-read of the mirror targets, so that a change made
+// behind the arbiter's back reaches the gateways too), gRPC's callback threads (heartbeats) and Poco's HTTP
 // threads (the operator API, arbiter/rest_api.h).
 //
 // Thread-safety: Start() and Stop() from one thread; the rest from any.
@@ -65,6 +66,7 @@ class Arbiter : public HeartbeatHandler, public RestBackend {
   const std::string& zookeeper_root() const override { return root_; }
   ClusterBook& book() override { return book_; }
   MonoTime now() const override { return clock_.Now(); }
+  void ReloadMirrorTargets() override EXCLUDES(mu_, reload_mu_);
 
   // HeartbeatHandler.
   v1::HeartbeatResponse OnHeartbeat(const v1::Heartbeat& heartbeat, uint64_t stream_id) override;
@@ -80,7 +82,8 @@ class Arbiter : public HeartbeatHandler, public RestBackend {
   void SupervisorLoop() EXCLUDES(mu_);
   // Connects and joins the election; false when stopping.
   bool Connect() EXCLUDES(mu_);
-  // Reads every cluster's state and config and starts leading.
+  // Seeds the configured mirror targets, reads every cluster's state and
+  // config and the mirror targets, and starts leading.
   Status TakeLeadership(ZkClient& zk) EXCLUDES(mu_);
   void RefreshLeaderAddress(Election& election) EXCLUDES(mu_);
   // Closes the ZooKeeper session (and so leaves the election).
@@ -131,12 +134,17 @@ class Arbiter : public HeartbeatHandler, public RestBackend {
   std::string leader_grpc_address_ GUARDED_BY(mu_);
   std::optional<LeaderInfo> leader_ GUARDED_BY(mu_);
   CondVar publisher_cv_{&mu_};
+  // Serializes ReloadMirrorTargets (REST handlers and the publisher).
+  Mutex reload_mu_;
+  std::string last_reload_problem_ GUARDED_BY(reload_mu_);
 
   std::thread supervisor_;
   std::thread decider_;
   std::thread publisher_;
   LeaderInfo own_info_;
   uint64_t events_since_trim_ = 0;  // publisher thread only
+  // `mirror.targets`, parsed by Start(); read-only afterwards.
+  std::vector<MirrorTargetSpec> seed_targets_;
 };
 
 }  // namespace baton::arbiter

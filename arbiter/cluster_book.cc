@@ -5,6 +5,8 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include "arbiter/mirror_targets.h"
+
 namespace baton::arbiter {
 namespace {
 
@@ -28,12 +30,14 @@ std::string_view OperationKindName(OperationKind kind) {
 ClusterBook::ClusterBook(ClusterBookOptions options) : options_(std::move(options)) {}
 
 void ClusterBook::Lead(MonoTime now, std::map<std::string, ClusterState> states,
-                       std::map<std::string, ClusterConfig> configs) {
+                       std::map<std::string, ClusterConfig> configs, std::vector<MirrorTargetSpec> mirror_targets) {
   MutexLock lock(&mu_);
   leading_ = true;
   connected_ = true;
   leader_since_ = now;
   clusters_.clear();
+  std::sort(mirror_targets.begin(), mirror_targets.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  mirror_targets_ = std::move(mirror_targets);
   for (auto& [name, state] : states) ClusterFor(name).state = std::move(state);
   for (auto& [name, config] : configs) ClusterFor(name).config = std::move(config);
 }
@@ -48,6 +52,7 @@ void ClusterBook::Resign() {
   leading_ = false;
   connected_ = false;
   clusters_.clear();
+  mirror_targets_.clear();
 }
 
 void ClusterBook::SetConnected(bool connected, MonoTime now) {
@@ -69,7 +74,10 @@ bool ClusterBook::leading() const {
 
 ClusterBook::Cluster& ClusterBook::ClusterFor(const std::string& name) {
   auto [it, inserted] = clusters_.try_emplace(name);
-  if (inserted) it->second.decider = std::make_unique<ClusterDecider>(options_.timing, leader_since_);
+  if (inserted) {
+    it->second.decider = std::make_unique<ClusterDecider>(options_.timing, leader_since_);
+    it->second.mirror_targets = MirrorTargetsFor(mirror_targets_, name);
+  }
   return it->second;
 }
 
@@ -129,7 +137,7 @@ std::optional<v1::Assignment> ClusterBook::GrantLocked(Cluster& cluster, const s
   }
   if (!cluster.decider->ShouldGrant(cluster.state, id, report)) return std::nullopt;
   if (id == cluster.state.active) cluster.active_granted = true;
-  v1::Assignment assignment = AssignmentFor(cluster.state, cluster.config, id);
+  v1::Assignment assignment = AssignmentFor(cluster.state, cluster.config, id, cluster.mirror_targets);
   if (assignment.role() == v1::ROLE_UNASSIGNED) return std::nullopt;
   assignment.set_lease_ms(options_.lease_ms);
   assignment.set_failsafe(options_.failsafe);
@@ -154,6 +162,16 @@ void ClusterBook::PushToMembers(
     response->set_sequence(report.heartbeat.sequence());
     pushes_.push_back(StreamPush{stream->second, std::move(*response)});
   }
+}
+
+void ClusterBook::PushGrants(Cluster& cluster, MonoTime now) {
+  PushToMembers(cluster, [&](const std::string& id, const InstanceReport& report) -> std::optional<v1::HeartbeatResponse> {
+    std::optional<v1::Assignment> assignment = GrantLocked(cluster, id, report, now);
+    if (!assignment) return std::nullopt;
+    v1::HeartbeatResponse response;
+    *response.mutable_assignment() = std::move(*assignment);
+    return response;
+  });
 }
 
 std::vector<StreamPush> ClusterBook::TakePushes() {
@@ -314,13 +332,7 @@ void ClusterBook::Committed(const PendingChange& change, int32_t zk_version, Mon
   }
   // Tell every member at once (the new active above all: it serves from its
   // first grant), not at each one's next heartbeat.
-  PushToMembers(cluster, [&](const std::string& id, const InstanceReport& report) -> std::optional<v1::HeartbeatResponse> {
-    std::optional<v1::Assignment> assignment = GrantLocked(cluster, id, report, now);
-    if (!assignment) return std::nullopt;
-    v1::HeartbeatResponse response;
-    *response.mutable_assignment() = std::move(*assignment);
-    return response;
-  });
+  PushGrants(cluster, now);
   if (cluster.maintenance_request && *cluster.maintenance_request == cluster.state.maintenance) {
     cluster.maintenance_request.reset();
     FinishMaintenance(cluster, Status::Ok());
@@ -362,6 +374,28 @@ void ClusterBook::SetConfig(const std::string& cluster_name, const ClusterConfig
   MutexLock lock(&mu_);
   if (!leading_) return;
   ClusterFor(cluster_name).config = config;
+}
+
+bool ClusterBook::SetMirrorTargets(std::vector<MirrorTargetSpec> targets, MonoTime now) {
+  std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  MutexLock lock(&mu_);
+  if (!leading_ || targets == mirror_targets_) return false;
+  mirror_targets_ = std::move(targets);
+  for (auto& [name, cluster] : clusters_) {
+    std::vector<MirrorTargetSpec> mine = MirrorTargetsFor(mirror_targets_, name);
+    if (mine == cluster.mirror_targets) continue;
+    cluster.mirror_targets = std::move(mine);
+    // The same grant rules as a heartbeat's answer: a member that would get
+    // nothing now (an active being replaced) gets the targets with its next
+    // grant. Grants wait while ZooKeeper is lost.
+    if (connected_) PushGrants(cluster, now);
+  }
+  return true;
+}
+
+std::vector<MirrorTargetSpec> ClusterBook::MirrorTargets() const {
+  MutexLock lock(&mu_);
+  return mirror_targets_;
 }
 
 std::map<std::string, ClusterState> ClusterBook::States() const {
@@ -533,6 +567,7 @@ std::map<std::string, ClusterObservation> ClusterBook::Observe(MonoTime now) con
       o.operation = cluster.operation->request;
       o.operation_age = Ms(now - cluster.operation->started);
     }
+    o.mirror_targets = cluster.mirror_targets;
   }
   return out;
 }

@@ -27,6 +27,7 @@
 #include "arbiter/cluster_state.h"
 #include "arbiter/decisions.h"
 #include "baton/v1/arbiter.pb.h"
+#include "common/mirror_target.h"
 #include "common/mutex.h"
 #include "common/status.h"
 
@@ -100,6 +101,8 @@ struct ClusterObservation {
   // The operation in progress, if any, and how long ago it started.
   std::optional<OperationRequest> operation;
   std::chrono::milliseconds operation_age{0};
+  // The mirror targets this cluster's members are given (MirrorTargetsFor).
+  std::vector<MirrorTargetSpec> mirror_targets;
 };
 
 // What the leader did with one heartbeat.
@@ -115,10 +118,11 @@ class ClusterBook {
  public:
   explicit ClusterBook(ClusterBookOptions options);
 
-  // Leadership begins: the stored states and configs read from ZooKeeper
-  // (clusters missing from the maps start empty on first report).
-  void Lead(MonoTime now, std::map<std::string, ClusterState> states, std::map<std::string, ClusterConfig> configs)
-      EXCLUDES(mu_);
+  // Leadership begins: the stored states, configs and mirror targets read
+  // from ZooKeeper (clusters missing from the maps start empty on first
+  // report).
+  void Lead(MonoTime now, std::map<std::string, ClusterState> states, std::map<std::string, ClusterConfig> configs,
+            std::vector<MirrorTargetSpec> mirror_targets = {}) EXCLUDES(mu_);
   // Leadership ends (or ZooKeeper is lost): grant nothing, decide nothing,
   // forget reports and deciders.
   void Resign() EXCLUDES(mu_);
@@ -142,6 +146,14 @@ class ClusterBook {
   // that succeeded (otherwise the cached one stays, and Decide() retries).
   void Abandoned(const std::string& cluster, std::optional<ClusterState> reloaded) EXCLUDES(mu_);
   void SetConfig(const std::string& cluster, const ClusterConfig& config) EXCLUDES(mu_);
+  // Every mirror target as stored now (the leader re-reads them after each
+  // change it writes, and periodically). Each cluster's members get those of
+  // other clusters in their assignments (MirrorTargetsFor); when that set
+  // changes for a cluster, its members' new assignments are queued as
+  // pushes at once, so no agent waits for its next heartbeat. Returns
+  // whether anything changed. Ignored while not leading.
+  bool SetMirrorTargets(std::vector<MirrorTargetSpec> targets, MonoTime now) EXCLUDES(mu_);
+  std::vector<MirrorTargetSpec> MirrorTargets() const EXCLUDES(mu_);
 
   // Operator calls (the leader's REST handlers). Each validates at once
   // (NOT_FOUND: unknown cluster; UNAVAILABLE: not leading or disconnected;
@@ -205,6 +217,8 @@ class ClusterBook {
     // The detection time report_now was last pushed for.
     MonoTime reports_requested_for{};
     std::vector<OperationDone> maintenance_done;
+    // MirrorTargetsFor(mirror_targets_, name): what every grant carries.
+    std::vector<MirrorTargetSpec> mirror_targets;
   };
 
   Cluster& ClusterFor(const std::string& name) REQUIRES(mu_);
@@ -222,6 +236,9 @@ class ClusterBook {
   // Pushes `make(report)` to every member whose stream is open.
   void PushToMembers(Cluster& cluster, const std::function<std::optional<v1::HeartbeatResponse>(
                                            const std::string& id, const InstanceReport& report)>& make) REQUIRES(mu_);
+  // Pushes each member's current grant (if any): after a change that
+  // alters assignments.
+  void PushGrants(Cluster& cluster, MonoTime now) REQUIRES(mu_);
   // Events a heartbeat reveals: fencing, demotion.
   void NoteReport(const std::string& name, Cluster& cluster, const v1::Heartbeat& previous,
                   const v1::Heartbeat& heartbeat) REQUIRES(mu_);
@@ -232,6 +249,8 @@ class ClusterBook {
   bool connected_ GUARDED_BY(mu_) = false;
   MonoTime leader_since_ GUARDED_BY(mu_){};
   std::map<std::string, Cluster> clusters_ GUARDED_BY(mu_);
+  // Every stored mirror target, sorted by name.
+  std::vector<MirrorTargetSpec> mirror_targets_ GUARDED_BY(mu_);
   std::vector<ClusterEvent> events_ GUARDED_BY(mu_);
   std::vector<StreamPush> pushes_ GUARDED_BY(mu_);
 };

@@ -197,7 +197,8 @@ Result<ClusterConfig> DecodeClusterConfig(std::string_view text) {
   return config;
 }
 
-v1::Assignment AssignmentFor(const ClusterState& state, const ClusterConfig& config, const std::string& instance) {
+v1::Assignment AssignmentFor(const ClusterState& state, const ClusterConfig& config, const std::string& instance,
+                             const std::vector<MirrorTargetSpec>& mirror_targets) {
   v1::Assignment assignment;
   if (!state.members.contains(instance)) {
     assignment.set_role(v1::ROLE_UNASSIGNED);
@@ -223,6 +224,12 @@ v1::Assignment AssignmentFor(const ClusterState& state, const ClusterConfig& con
   assignment.set_sync_standbys(std::min(config.sync_standbys, sync_count));
   assignment.set_config_version(config.version);
   assignment.set_mirror_mode(config.mirror_mode);
+  for (const MirrorTargetSpec& spec : mirror_targets) {
+    v1::MirrorTarget* target = assignment.add_mirror_targets();
+    target->set_name(spec.name);
+    target->set_cluster(spec.cluster);
+    for (const std::string& address : spec.addresses) target->add_addresses(address);
+  }
   return assignment;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "baton/v1/control.pb.h"
+#include "common/mirror_target.h"
 #include "common/status.h"
 
 namespace baton::arbiter {
@@ -72,7 +73,11 @@ Result<ClusterConfig> DecodeClusterConfig(std::string_view json);
 // lease_ms and failsafe, which the caller sets): the active is told it is
 // active with the standby and sync sets; every other member that it is a
 // standby of the active. Members are matched by instance id; an id that is
-// not a member gets ROLE_UNASSIGNED.
-v1::Assignment AssignmentFor(const ClusterState& state, const ClusterConfig& config, const std::string& instance);
+// not a member gets ROLE_UNASSIGNED. Every member gets `mirror_targets` (the
+// cluster's, see MirrorTargetsFor in arbiter/mirror_targets.h) in the order
+// given: a standby has them ready when it is promoted, and a change of them
+// changes the assignment, so agents apply it (AssignRole) at once.
+v1::Assignment AssignmentFor(const ClusterState& state, const ClusterConfig& config, const std::string& instance,
+                             const std::vector<MirrorTargetSpec>& mirror_targets = {});
 
 }  // namespace baton::arbiter

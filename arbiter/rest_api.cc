@@ -11,6 +11,7 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include "arbiter/mirror_targets.h"
 #include "arbiter/state_store.h"
 #include "arbiter/status_view.h"
 
@@ -204,8 +205,114 @@ class RestApi {
     return HttpResponse::Json(200, {{"events", out}});
   }
 
-  HttpResponse MirrorTargets(const HttpRequest&) {
-    return HttpResponse::Error(Status::Unimplemented("mirror targets arrive with mirroring (not yet implemented)"));
+  // Mirror targets (docs/operator-api.md): read from ZooKeeper by whichever
+  // replica is asked, so leader and followers answer alike.
+  HttpResponse ListMirrorTargets(const HttpRequest&) {
+    auto store = Store();
+    if (!store.ok()) return HttpResponse::Error(store.status());
+    auto targets = store->second->ListMirrorTargets();
+    if (!targets.ok()) return HttpResponse::Error(targets.status());
+    json list = json::array();
+    for (const StoredMirrorTarget& target : *targets) list.push_back(MirrorTargetView(target));
+    return HttpResponse::Json(200, {{"mirror_targets", list}});
+  }
+
+  HttpResponse GetMirrorTarget(const HttpRequest& request) {
+    const std::string& name = request.PathParam("name");
+    auto store = Store();
+    if (!store.ok()) return HttpResponse::Error(store.status());
+    auto target = store->second->ReadMirrorTarget(name);
+    if (!target.ok()) return HttpResponse::Error(Unreadable(target.status()));
+    if (!*target) return HttpResponse::Error(UnknownMirrorTarget(name));
+    return HttpResponse::Json(200, MirrorTargetView(**target));
+  }
+
+  HttpResponse PutMirrorTarget(const HttpRequest& request) {
+    const std::string& name = request.PathParam("name");
+    auto body = request.JsonBody();
+    if (!body.ok()) return HttpResponse::Error(body.status());
+    // Shape errors first, so that a follower answers them without the leader.
+    auto put = ParseMirrorTargetPut(name, *body);
+    if (!put.ok()) return HttpResponse::Error(put.status());
+    if (!backend_.leading()) return Forward(request, options_.forward_timeout);
+    auto store = Store();
+    if (!store.ok()) return HttpResponse::Error(store.status());
+    StateStore& zk_store = *store->second;
+    // Without a version the PUT wins over a concurrent one (re-read and
+    // retried); with one, any change in between is the caller's conflict.
+    constexpr int kAttempts = 3;
+    for (int attempt = 1;; ++attempt) {
+      auto current = zk_store.ReadMirrorTarget(name);
+      if (!current.ok()) return HttpResponse::Error(Unreadable(current.status()));
+      if (put->version) {
+        const uint64_t have = *current ? (*current)->version() : 0;
+        if (have != *put->version) {
+          return HttpResponse::Error(Status::Aborted(
+              have == 0 ? fmt::format("mirror target \"{}\" does not exist (version {} expected); read it again",
+                                      name, *put->version)
+                        : fmt::format("mirror target \"{}\" is at version {}, not {}; read it again and retry", name,
+                                      have, *put->version)));
+        }
+      }
+      // The same target again changes nothing (no new version, no event).
+      if (*current && (*current)->spec == put->target) return HttpResponse::Json(200, MirrorTargetView(**current));
+      auto written =
+          zk_store.WriteMirrorTarget(backend_.election_path(), put->target, *current ? (*current)->zk_version : -1);
+      if (!written.ok()) {
+        if (written.status().code() == StatusCode::kAborted) {
+          if (!put->version && attempt < kAttempts) continue;
+          return HttpResponse::Error(
+              Status::Aborted(fmt::format("mirror target \"{}\" changed concurrently; read it again and retry", name)));
+        }
+        return HttpResponse::Error(written.status());
+      }
+      const StoredMirrorTarget stored{put->target, *written};
+      const MirrorTargetSpec& t = stored.spec;
+      backend_.book().AddEvent(
+          {.cluster = t.cluster,
+           .type = "mirror_target_set",
+           .fields = {{"target", t.name},
+                      {"addresses", t.addresses},
+                      {"version", stored.version()},
+                      {"message", fmt::format("mirror target {} -> {} at {} (version {}, operator)", t.name, t.cluster,
+                                              fmt::join(t.addresses, ","), stored.version())}}});
+      spdlog::info("mirror target {} written (version {}): {}", t.name, stored.version(), FormatMirrorTarget(t));
+      // The book takes the stored targets at once and queues the new
+      // assignments, which the decision loop sends within decision_interval_ms.
+      backend_.ReloadMirrorTargets();
+      return HttpResponse::Json(200, MirrorTargetView(stored));
+    }
+  }
+
+  HttpResponse DeleteMirrorTarget(const HttpRequest& request) {
+    const std::string& name = request.PathParam("name");
+    if (!backend_.leading()) return Forward(request, options_.forward_timeout);
+    auto store = Store();
+    if (!store.ok()) return HttpResponse::Error(store.status());
+    StateStore& zk_store = *store->second;
+    auto current = zk_store.ReadMirrorTarget(name);
+    // A znode that does not decode (a hand edit) can still be deleted: that
+    // is how an operator gets rid of it.
+    if (!current.ok() && current.status().code() != StatusCode::kInvalidArgument) {
+      return HttpResponse::Error(current.status());
+    }
+    const StoredMirrorTarget was =
+        current.ok() && *current ? **current : StoredMirrorTarget{MirrorTargetSpec{name, "", {}}, 0};
+    if (current.ok() && !*current) return HttpResponse::Error(UnknownMirrorTarget(name));
+    Status deleted = zk_store.DeleteMirrorTarget(backend_.election_path(), name, -1);
+    if (!deleted.ok()) {
+      if (deleted.code() == StatusCode::kNotFound) return HttpResponse::Error(UnknownMirrorTarget(name));
+      return HttpResponse::Error(deleted);
+    }
+    const MirrorTargetSpec& t = was.spec;
+    backend_.book().AddEvent({.cluster = t.cluster,
+                              .type = "mirror_target_deleted",
+                              .fields = {{"target", t.name},
+                                         {"message", fmt::format("mirror target {} -> {} deleted (operator)", t.name,
+                                                                 t.cluster)}}});
+    spdlog::info("mirror target {} deleted (was {})", name, FormatMirrorTarget(t));
+    backend_.ReloadMirrorTargets();
+    return HttpResponse::Json(200, MirrorTargetView(was));
   }
 
  private:
@@ -214,6 +321,15 @@ class RestApi {
   }
   static Status UnknownCluster(const std::string& cluster) {
     return Status::NotFound("no cluster named \"" + cluster + "\"");
+  }
+  // A stored target that does not decode is the server's problem, not the
+  // request's: 500 rather than ReadMirrorTarget's INVALID_ARGUMENT.
+  static Status Unreadable(const Status& read) {
+    if (read.code() != StatusCode::kInvalidArgument) return read;
+    return Status::Internal(read.message() + " (fix or DELETE the target)");
+  }
+  static Status UnknownMirrorTarget(const std::string& name) {
+    return Status::NotFound("no mirror target named \"" + name + "\"");
   }
 
   // A session and a store on it (the session kept alive by the pair).
@@ -327,10 +443,10 @@ void AddRestRoutes(Router& router, RestBackend& backend, RestOptions options) {
       .Get("/v1/clusters/{cluster}/config", bind(&RestApi::GetConfig))
       .Put("/v1/clusters/{cluster}/config", bind(&RestApi::PutConfig))
       .Get("/v1/events", bind(&RestApi::GetEvents))
-      .Get("/v1/mirror-targets", bind(&RestApi::MirrorTargets))
-      .Get("/v1/mirror-targets/{name}", bind(&RestApi::MirrorTargets))
-      .Put("/v1/mirror-targets/{name}", bind(&RestApi::MirrorTargets))
-      .Delete("/v1/mirror-targets/{name}", bind(&RestApi::MirrorTargets));
+      .Get("/v1/mirror-targets", bind(&RestApi::ListMirrorTargets))
+      .Get("/v1/mirror-targets/{name}", bind(&RestApi::GetMirrorTarget))
+      .Put("/v1/mirror-targets/{name}", bind(&RestApi::PutMirrorTarget))
+      .Delete("/v1/mirror-targets/{name}", bind(&RestApi::DeleteMirrorTarget));
   if (!options.status_page_html.empty()) {
     router.Get("/", [page = options.status_page_html](const HttpRequest&) {
       HttpResponse response = HttpResponse::Text(200, page);

@@ -42,6 +42,11 @@ class RestBackend {
   virtual const std::string& zookeeper_root() const = 0;
   virtual ClusterBook& book() = 0;
   virtual MonoTime now() const = 0;
+  // Leader: re-reads the mirror targets from ZooKeeper into the book (which
+  // pushes the assignments that change). Reloads run one at a time, so a
+  // read that began before a write never lands after the read that follows
+  // it.
+  virtual void ReloadMirrorTargets() = 0;
 };
 
 struct RestOptions {

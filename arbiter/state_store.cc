@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 namespace baton::arbiter {
 
@@ -43,22 +46,23 @@ Result<ClusterConfig> StateStore::LoadConfig(const std::string& cluster) {
 
 Result<int32_t> StateStore::WriteState(const std::string& election_path, const std::string& cluster,
                                        const ClusterState& state) {
-  return GuardedWrite(election_path, cluster, ClusterPath(cluster) + "/state", EncodeClusterState(state),
+  return GuardedWrite(election_path, ClusterPath(cluster), ClusterPath(cluster) + "/state", EncodeClusterState(state),
                       state.zk_version);
 }
 
 Result<int32_t> StateStore::WriteConfig(const std::string& election_path, const std::string& cluster,
                                         const ClusterConfig& config) {
-  return GuardedWrite(election_path, cluster, ClusterPath(cluster) + "/config", EncodeClusterConfig(config),
-                      config.zk_version);
+  return GuardedWrite(election_path, ClusterPath(cluster), ClusterPath(cluster) + "/config",
+                      EncodeClusterConfig(config), config.zk_version);
 }
 
-Result<int32_t> StateStore::GuardedWrite(const std::string& election_path, const std::string& cluster,
+Result<int32_t> StateStore::GuardedWrite(const std::string& election_path, const std::string& parent,
                                          const std::string& path, const std::string& data, int32_t zk_version) {
   if (election_path.empty()) return Status::FailedPrecondition("not in the election; cannot write " + path);
-  // The cluster's own znode carries nothing; creating it unguarded is
-  // harmless and keeps the guarded multi to check + one change.
-  BATON_RETURN_IF_ERROR(zk_.EnsurePath(ClusterPath(cluster)));
+  // The parent (a cluster's znode, the mirror-targets directory) carries
+  // nothing the writes depend on; creating it unguarded is harmless and keeps
+  // the guarded multi to check + one change.
+  BATON_RETURN_IF_ERROR(zk_.EnsurePath(parent));
   std::vector<ZkOp> ops;
   ops.push_back(ZkOp::Check(election_path, -1));
   if (zk_version < 0) {
@@ -76,6 +80,116 @@ Result<int32_t> StateStore::GuardedWrite(const std::string& election_path, const
     return done.status();
   }
   return zk_version < 0 ? 0 : zk_version + 1;
+}
+
+Status StateStore::LeadershipLost(const std::string& election_path, const Status& failed) {
+  if (failed.code() != StatusCode::kNotFound) return failed;
+  auto election = zk_.Exists(election_path);
+  if (election.ok() && !election->has_value()) {
+    return Status::Unavailable("this arbiter replica no longer leads (" + election_path + " is gone); retry");
+  }
+  return failed;
+}
+
+namespace {
+
+// The mirror-targets directory's data: {"seeded": [names]}. Anything else
+// (empty data of a directory created by EnsurePath) is "nothing seeded".
+std::set<std::string> SeededNames(const std::string& data) {
+  std::set<std::string> names;
+  nlohmann::json doc = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("seeded") || !doc["seeded"].is_array()) return names;
+  for (const nlohmann::json& name : doc["seeded"]) {
+    if (name.is_string()) names.insert(name.get<std::string>());
+  }
+  return names;
+}
+
+}  // namespace
+
+Result<std::vector<StoredMirrorTarget>> StateStore::ListMirrorTargets(std::vector<Status>* unreadable) {
+  auto children = zk_.GetChildren(MirrorTargetsDir());
+  if (!children.ok()) {
+    if (children.status().code() == StatusCode::kNotFound) return std::vector<StoredMirrorTarget>{};
+    return children.status();
+  }
+  std::vector<StoredMirrorTarget> targets;
+  for (const std::string& name : *children) {  // sorted by the client
+    auto target = ReadMirrorTarget(name);
+    if (!target.ok()) {
+      if (target.status().code() != StatusCode::kInvalidArgument) return target.status();
+      if (unreadable != nullptr) unreadable->push_back(target.status());
+      continue;
+    }
+    if (*target) targets.push_back(std::move(**target));  // absent: deleted meanwhile
+  }
+  return targets;
+}
+
+Result<std::optional<StoredMirrorTarget>> StateStore::ReadMirrorTarget(const std::string& name) {
+  const std::string path = MirrorTargetsDir() + "/" + name;
+  auto node = zk_.Get(path);
+  if (!node.ok()) {
+    if (node.status().code() == StatusCode::kNotFound) return std::optional<StoredMirrorTarget>();
+    return node.status();
+  }
+  auto spec = DecodeMirrorTarget(node->data);
+  if (!spec.ok()) return spec.status().WithContext(path);
+  if (spec->name != name) {
+    return Status::InvalidArgument(path + ": mirror target: field \"name\": \"" + spec->name +
+                                   "\" differs from the znode's name");
+  }
+  return std::optional<StoredMirrorTarget>(StoredMirrorTarget{std::move(spec).value(), node->stat.version});
+}
+
+Result<int32_t> StateStore::WriteMirrorTarget(const std::string& election_path, const MirrorTargetSpec& target,
+                                              int32_t zk_version) {
+  auto written = GuardedWrite(election_path, MirrorTargetsDir(), MirrorTargetsDir() + "/" + target.name,
+                              EncodeMirrorTarget(target), zk_version);
+  if (written.ok()) return written;
+  Status failed = LeadershipLost(election_path, written.status());
+  // Replacing a target deleted meanwhile: it changed under the caller.
+  if (failed.code() == StatusCode::kNotFound) return Status::Aborted(failed.message());
+  return failed;
+}
+
+Status StateStore::DeleteMirrorTarget(const std::string& election_path, const std::string& name, int32_t zk_version) {
+  if (election_path.empty()) return Status::FailedPrecondition("not in the election; cannot delete " + name);
+  auto done = zk_.Multi({ZkOp::Check(election_path, -1), ZkOp::Delete(MirrorTargetsDir() + "/" + name, zk_version)});
+  if (done.ok()) return Status::Ok();
+  return LeadershipLost(election_path, done.status());
+}
+
+Result<std::vector<std::string>> StateStore::SeedMirrorTargets(const std::string& election_path,
+                                                                const std::vector<MirrorTargetSpec>& targets) {
+  if (election_path.empty()) return Status::FailedPrecondition("not in the election; cannot seed mirror targets");
+  std::vector<std::string> created;
+  if (targets.empty()) return created;
+  const std::string dir = MirrorTargetsDir();
+  BATON_RETURN_IF_ERROR(zk_.EnsurePath(dir));
+  BATON_ASSIGN_OR_RETURN(ZkNode node, zk_.Get(dir));
+  std::set<std::string> seeded = SeededNames(node.data);
+  std::vector<ZkOp> ops{ZkOp::Check(election_path, -1)};
+  for (const MirrorTargetSpec& target : targets) {
+    if (seeded.contains(target.name)) continue;
+    seeded.insert(target.name);
+    BATON_ASSIGN_OR_RETURN(std::optional<ZkStat> exists, zk_.Exists(dir + "/" + target.name));
+    if (exists) continue;  // created through REST first: that one stays
+    ops.push_back(ZkOp::Create(dir + "/" + target.name, EncodeMirrorTarget(target)));
+    created.push_back(target.name);
+  }
+  const nlohmann::json record = {{"seeded", seeded}};
+  if (record.dump() == node.data) return created;  // nothing new to seed
+  // The directory's version makes this a compare-and-set: a racing seed (a
+  // previous leader's, still running) fails it and the caller retries.
+  ops.push_back(ZkOp::Set(dir, record.dump(), node.stat.version));
+  auto done = zk_.Multi(ops);
+  if (!done.ok()) {
+    Status failed = LeadershipLost(election_path, done.status());
+    if (failed.code() == StatusCode::kAlreadyExists) return Status::Aborted(failed.message());
+    return failed;
+  }
+  return created;
 }
 
 Status StateStore::WriteObserved(const std::string& election_path, const std::string& cluster,

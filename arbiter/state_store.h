@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "arbiter/cluster_state.h"
+#include "arbiter/mirror_targets.h"
+#include "common/mirror_target.h"
 #include "common/mutex.h"
 #include "common/status.h"
 #include "common/zk_client.h"
@@ -73,6 +75,34 @@ class StateStore {
   // nullopt when the leader never published one.
   Result<std::optional<std::string>> ReadObserved(const std::string& cluster);
 
+  // Mirror targets under `mirror-targets/{name}`, one JSON znode each
+  // (arbiter/mirror_targets.h). The directory znode's data records which
+  // names the config seeded, so that a seeded target an operator deleted is
+  // not seeded again.
+  std::string MirrorTargetsDir() const { return root_ + "/mirror-targets"; }
+  // Every target, sorted by name. One that does not decode (a hand edit) is
+  // left out and its error, naming the znode, added to `unreadable` (when
+  // given): one bad znode must not stop the delivery to every other target.
+  Result<std::vector<StoredMirrorTarget>> ListMirrorTargets(std::vector<Status>* unreadable = nullptr);
+  // nullopt when there is none of that name; INVALID_ARGUMENT naming the
+  // znode when it does not decode.
+  Result<std::optional<StoredMirrorTarget>> ReadMirrorTarget(const std::string& name);
+  // Creates the target (zk_version -1) or replaces it if its znode is still
+  // at zk_version; returns the new zk_version. ABORTED: it exists (create) or
+  // changed or is gone (replace); UNAVAILABLE naming the election znode: this
+  // replica no longer leads; other UNAVAILABLE: connection lost, the write may
+  // have happened.
+  Result<int32_t> WriteMirrorTarget(const std::string& election_path, const MirrorTargetSpec& target,
+                                    int32_t zk_version);
+  // Deletes it if its znode is at zk_version (-1: any). NOT_FOUND: there is
+  // none; ABORTED: it changed; UNAVAILABLE as for WriteMirrorTarget.
+  Status DeleteMirrorTarget(const std::string& election_path, const std::string& name, int32_t zk_version);
+  // Creates each of `targets` whose name was never seeded before and does
+  // not exist (operators' changes win over the config), and records the
+  // names as seeded; guarded like every write. Returns the names created.
+  Result<std::vector<std::string>> SeedMirrorTargets(const std::string& election_path,
+                                                     const std::vector<MirrorTargetSpec>& targets);
+
   // Event history under `events/`: one persistent sequential znode per
   // event, created in guarded multi-ops (a deposed leader adds nothing).
   Status AppendEvents(const std::string& election_path, const std::vector<std::string>& events_json);
@@ -90,8 +120,11 @@ class StateStore {
                                               EventCache* cache = nullptr);
 
  private:
-  Result<int32_t> GuardedWrite(const std::string& election_path, const std::string& cluster,
+  Result<int32_t> GuardedWrite(const std::string& election_path, const std::string& parent,
                                const std::string& path, const std::string& data, int32_t zk_version);
+  // A failed guarded multi's status, with the election znode's absence (this
+  // replica no longer leads) told apart from the change's own NOT_FOUND.
+  Status LeadershipLost(const std::string& election_path, const Status& failed);
 
   ZkClient& zk_;
   const std::string root_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <set>
 
 #include <spdlog/fmt/fmt.h>
@@ -51,6 +52,53 @@ void PutStored(json& view, const ClusterState& state, const ClusterConfig& confi
   view["config"] = ConfigView(config);
 }
 
+json MirrorPeerView(const v1::MirrorPeerState& peer) {
+  return {{"target", peer.target()},
+          {"cluster", peer.cluster()},
+          {"address", peer.address()},
+          {"connected", peer.connected()},
+          {"delivered_seq", peer.delivered_seq()},
+          {"lag_entries", peer.lag_entries()},
+          {"lag_seconds", peer.lag_seconds()},
+          {"last_error", peer.last_error()},
+          {"delivered_writes", peer.delivered_writes()}};
+}
+
+// The cluster's mirroring: its mode and, per target, delivery as the active
+// last reported it. A target the active does not (yet) report shows with
+// nulls: assigned, nothing known. Targets the active reports but the
+// cluster is no longer given (just deleted) show too: it still delivers.
+json MirrorView(const ClusterObservation& o) {
+  std::map<std::string, const v1::MirrorPeerState*> reported;
+  if (auto it = o.reports.find(o.state.active); it != o.reports.end()) {
+    const v1::Heartbeat& hb = it->second.heartbeat;
+    // A gone process delivers nothing: its last words would show a live link.
+    if (!hb.gateway_process_gone() && hb.role() == v1::ROLE_ACTIVE) {
+      for (const v1::MirrorPeerState& peer : hb.mirror_peers()) reported[peer.target()] = &peer;
+    }
+  }
+  json targets = json::array();
+  for (const MirrorTargetSpec& target : o.mirror_targets) {
+    auto it = reported.find(target.name);
+    if (it != reported.end()) {
+      targets.push_back(MirrorPeerView(*it->second));
+      reported.erase(it);
+      continue;
+    }
+    targets.push_back({{"target", target.name},
+                       {"cluster", target.cluster},
+                       {"address", ""},
+                       {"connected", false},
+                       {"delivered_seq", nullptr},
+                       {"lag_entries", nullptr},
+                       {"lag_seconds", nullptr},
+                       {"last_error", ""},
+                       {"delivered_writes", nullptr}});
+  }
+  for (const auto& [name, peer] : reported) targets.push_back(MirrorPeerView(*peer));
+  return {{"mode", o.config.mirror_mode}, {"targets", std::move(targets)}};
+}
+
 }  // namespace
 
 int64_t WallNowMs() {
@@ -76,6 +124,7 @@ json ClusterView(const std::string& name, const ClusterObservation& o, MonoTime 
                          {"started_ms_ago", o.operation_age.count()}};
   }
   view["observed_age_ms"] = 0;
+  view["mirror"] = MirrorView(o);
 
   const InstanceReport* active = nullptr;
   if (auto it = o.reports.find(o.state.active); it != o.reports.end()) active = &it->second;
@@ -146,6 +195,9 @@ json FollowerClusterView(const std::string& name, const ClusterState& state, con
   view["name"] = name;
   view["observed_age_ms"] = age;
   if (view.contains("operation") && view["operation"].is_object()) view["operation"]["started_ms_ago"] = nullptr;
+  // The mode is stored config (the truth); the targets' delivery is live.
+  if (!view.contains("mirror") || !view["mirror"].is_object()) view["mirror"] = {{"targets", json::array()}};
+  view["mirror"]["mode"] = config.mirror_mode;
   if (view.contains("instances") && view["instances"].is_array()) {
     for (json& instance : view["instances"]) {
       if (!instance.is_object()) continue;

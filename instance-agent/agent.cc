@@ -133,6 +133,9 @@ std::optional<v1::Heartbeat> Agent::MakeHeartbeat() {
     heartbeat.set_fenced(state.fenced());
     // The arbiter's switchover waits for this: from then on `durable` is final.
     heartbeat.set_handing_over(state.handing_over());
+    // Mirror delivery as the active sees it, for the arbiter's status
+    // (docs/operator-api.md); empty on a standby.
+    *heartbeat.mutable_mirror_peers() = state.mirror_peers();
     if (snapshot.ok()) {
       heartbeat.set_probe_age_ms(static_cast<uint32_t>(
           std::chrono::ceil<std::chrono::milliseconds>(clock_.Now() - snapshot.started).count()));

@@ -63,7 +63,12 @@ AgentMetrics::AgentMetrics(Metrics& metrics)
                              .Name("baton_agent_arbiter_connected")
                              .Help("1 while a heartbeat stream to an arbiter is up and answering")
                              .Register(metrics.registry())
-                             .Add({})) {
+                             .Add({})),
+      mirror_targets_(prometheus::BuildGauge()
+                          .Name("baton_agent_mirror_targets")
+                          .Help("Mirror targets in the assignment the gateway accepted last")
+                          .Register(metrics.registry())
+                          .Add({})) {
   for (auto v : kProbeOutcomes) Labelled(probes_, "outcome", v);
   for (auto v : kAnswerKinds) Labelled(answers_, "kind", v);
   for (auto v : kRenewalResults) Labelled(renewals_, "result", v);

@@ -10,6 +10,7 @@
 //   baton_agent_arbiter_connects_total{result="ok|redirect|failed"}
 //   baton_agent_gateway_health{state="ok|degraded|down|gone"} (1 for the current state)
 //   baton_agent_arbiter_connected (0/1)
+//   baton_agent_mirror_targets (mirror targets in the assignment the gateway accepted last)
 //
 // Thread-safe (prometheus-cpp locks internally). `metrics` must outlive it.
 #pragma once
@@ -41,6 +42,7 @@ class AgentMetrics {
   // `state`: "ok", "degraded", "down" or "gone".
   void SetGatewayHealth(std::string_view state);
   void SetArbiterConnected(bool connected) { arbiter_connected_.Set(connected ? 1 : 0); }
+  void SetMirrorTargets(int count) { mirror_targets_.Set(count); }
 
  private:
   prometheus::Family<prometheus::Counter>& probes_;
@@ -51,6 +53,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& connects_;
   prometheus::Family<prometheus::Gauge>& gateway_health_;
   prometheus::Gauge& arbiter_connected_;
+  prometheus::Gauge& mirror_targets_;
 };
 
 }  // namespace baton::agent

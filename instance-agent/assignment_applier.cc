@@ -181,10 +181,15 @@ void AssignmentApplier::RunAssign(const Work& work) {
     return;
   }
   last_failure_.clear();
-  spdlog::info("assignment cluster={} instance={} role={} epoch={} version={} lease_ms={}{}{}", cluster_, instance_,
-               RoleName(role), work.assignment.epoch(), work.assignment.config_version(),
-               request.assignment().lease_ms(), work.assignment.handover_to().empty() ? "" : " handover_to=",
+  std::string targets;
+  for (const v1::MirrorTarget& target : work.assignment.mirror_targets()) {
+    targets += (targets.empty() ? "" : ",") + target.name() + "=" + target.cluster();
+  }
+  spdlog::info("assignment cluster={} instance={} role={} epoch={} version={} lease_ms={} mirror_targets=[{}]{}{}",
+               cluster_, instance_, RoleName(role), work.assignment.epoch(), work.assignment.config_version(),
+               request.assignment().lease_ms(), targets, work.assignment.handover_to().empty() ? "" : " handover_to=",
                work.assignment.handover_to());
+  metrics_.SetMirrorTargets(work.assignment.mirror_targets_size());
   applied_ = work.assignment;
   applied_key_ = work.key;
   applied_at_ = clock_.Now();

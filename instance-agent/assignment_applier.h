@@ -2,9 +2,10 @@
 //
 // A grant whose assignment (lease_ms aside) differs from the last one the
 // gateway accepted goes out as AssignRole; the same assignment again goes
-// out as RenewLease. Every other field counts, handover_to included: a
-// switchover starting or being abandoned at the same epoch is an AssignRole
-// (RenewLease carries only the epoch and the lease). Both carry the lease as
+// out as RenewLease. Every other field counts, handover_to and
+// mirror_targets included: a switchover starting or being abandoned, or a
+// mirror target added, changed or deleted, at the same epoch and config
+// version is an AssignRole (RenewLease carries only the epoch and the lease). Both carry the lease as
 // an absolute deadline on the host's monotonic clock, counted from when the
 // answered heartbeat was *sent* (docs/arbiter.md, Heartbeats and
 // assignments), and as the milliseconds left at the moment of the call.

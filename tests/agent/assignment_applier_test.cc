@@ -120,6 +120,41 @@ TEST_F(ApplierTest, HandoverToAloneIsAChangeBothWays) {
   EXPECT_EQ(calls[3].assignment.handover_to(), "");
 }
 
+// A mirror target added, changed or deleted through the arbiter's REST API
+// changes neither the epoch nor the config version: the targets alone must
+// make it an AssignRole, or the gateway would never hear of them.
+TEST_F(ApplierTest, MirrorTargetsAloneAreAChange) {
+  OfferAndWait(Active(7, 2000), clock_.Now(), 1);
+  ASSERT_TRUE(baton::testing::WaitFor([&] { return applier_.applied().has_value(); }, milliseconds(5000)));
+  EXPECT_EQ(Metric("baton_agent_mirror_targets", {}), 0);
+  v1::Assignment mirrored = Active(7, 2000);
+  v1::MirrorTarget* target = mirrored.add_mirror_targets();
+  target->set_name("site-b");
+  target->set_cluster("c2");
+  target->add_addresses("10.0.0.7:7700");
+  auto calls = (applier_.Offer(mirrored, clock_.Now()), WaitCalls(2));
+  ASSERT_EQ(calls[1].method, "AssignRole");
+  ASSERT_EQ(calls[1].assignment.mirror_targets_size(), 1);
+  EXPECT_EQ(calls[1].assignment.mirror_targets(0).name(), "site-b");
+  ASSERT_TRUE(baton::testing::WaitFor([&] { return Metric("baton_agent_mirror_targets", {}) == 1; },
+                                      milliseconds(5000)));
+
+  calls = (applier_.Offer(mirrored, clock_.Now()), WaitCalls(3));
+  EXPECT_EQ(calls[2].method, "RenewLease") << "the same targets again are a renewal";
+  v1::Assignment moved = mirrored;
+  moved.mutable_mirror_targets(0)->set_addresses(0, "10.0.0.9:7700");
+  calls = (applier_.Offer(moved, clock_.Now()), WaitCalls(4));
+  ASSERT_EQ(calls[3].method, "AssignRole") << "a new address is a change";
+  ASSERT_TRUE(baton::testing::WaitFor(
+      [&] { return applier_.applied() && applier_.applied()->mirror_targets(0).addresses(0) == "10.0.0.9:7700"; },
+      milliseconds(5000)));
+  calls = (applier_.Offer(Active(7, 2000), clock_.Now()), WaitCalls(5));
+  ASSERT_EQ(calls[4].method, "AssignRole") << "deleted: the gateway must stop delivering to it";
+  EXPECT_EQ(calls[4].assignment.mirror_targets_size(), 0);
+  ASSERT_TRUE(baton::testing::WaitFor([&] { return Metric("baton_agent_mirror_targets", {}) == 0; },
+                                      milliseconds(5000)));
+}
+
 TEST_F(ApplierTest, KeyIgnoresLeaseAndMapInsertionOrder) {
   v1::Assignment a = Active(3, 100);
   v1::Assignment b;

@@ -82,6 +82,8 @@ class HaCluster {
   Status StartAgent(int i);
   Status KillAgent(int i);
   bool agent_running(int i) const;
+  // The agent's /metrics and /healthz port.
+  uint16_t agent_http_port(int i) const { return agents_[i].http_port; }
 
   // --- observation (thread-safe) ---------------------------------------------
   // The cluster state the arbiter stored in ZooKeeper.
