@@ -223,7 +223,7 @@ int RunBatonctl(int argc, char** argv) {
   AddOperatorVerbs(&app, &operator_args);
   app.footer(
       "Gateway verbs: insert update upsert remove get exists search bench control. Arbiter (operator) verbs: status "
-      "cluster switchover failover maintenance config events; `batonctl VERB --help` for each.\n"
+      "cluster switchover failover maintenance config events mirror-targets; `batonctl VERB --help` for each.\n"
       "Exit codes: 0 success; 1 refused (gateway verbs: any error; arbiter verbs: 400, 404, 412 and other errors); "
       "2 usage error; 3 no arbiter reachable, or 503; 4 timeout (504); 5 conflict (409); 6 unauthorized (401).");
 

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "common/mirror_target.h"
 #include "tools/rest_client.h"
 #include "tools/text_table.h"
 
@@ -253,6 +254,26 @@ class Verb {
   const ArbiterClient client_;
 };
 
+// A cluster's "mirror" object as lines under its instances: nothing when it
+// has no targets (the common case need not pay a line for it).
+std::string MirrorTable(const json& mirror) {
+  const json& targets = Member(mirror, "targets");
+  if (!targets.is_array() || targets.empty()) return "";
+  std::vector<std::vector<std::string>> rows = {
+      {"TARGET", "CLUSTER", "PEER", "CONNECTED", "DELIVERED", "LAG", "LAG_S", "ERROR"}};
+  for (const json& t : targets) {
+    const std::string address = Text(t, "address", "");
+    const json& lag_seconds = Member(t, "lag_seconds");
+    char seconds[32] = "-";
+    if (lag_seconds.is_number()) std::snprintf(seconds, sizeof seconds, "%.3f", lag_seconds.get<double>());
+    const std::string error = Text(t, "last_error", "");
+    rows.push_back({Text(t, "target"), Text(t, "cluster"), address.empty() ? "-" : address,
+                    Flag(t, "connected", "yes", "no"), Text(t, "delivered_seq"), Text(t, "lag_entries"), seconds,
+                    error.empty() ? "-" : error});
+  }
+  return "  mirror " + Text(mirror, "mode") + "\n" + RenderTable(rows);
+}
+
 std::string ClusterPath(const std::string& cluster, const std::string& suffix = "") {
   return "/v1/clusters/" + UrlEncode(cluster) + suffix;
 }
@@ -374,6 +395,44 @@ int RunEvents(Verb& v) {
   return v.Print(*answer, a.json, FormatEvents(answer->body));
 }
 
+std::string MirrorTargetPath(const std::string& name) { return "/v1/mirror-targets/" + UrlEncode(name); }
+
+int RunMirrorTargets(Verb& v) {
+  int rc = kExitOk;
+  auto answer = v.Call("GET", "/v1/mirror-targets", &rc);
+  if (!answer) return rc;
+  return v.Print(*answer, v.args().json, FormatMirrorTargets(answer->body));
+}
+
+int RunMirrorTargetSet(Verb& v) {
+  const OperatorArgs& a = v.args();
+  std::vector<std::string> addresses;
+  for (const std::string& item : a.target_addresses) {
+    for (std::string& address : SplitList(item)) addresses.push_back(std::move(address));
+  }
+  // The arbiter checks the same; checking here sends nothing doomed.
+  const MirrorTargetSpec spec{a.target, a.target_cluster, addresses};
+  if (Status valid = ValidateMirrorTarget(spec); !valid.ok()) return v.Fail(kExitUsage, valid.message());
+  json body = {{"cluster", spec.cluster}, {"addresses", spec.addresses}};
+  if (a.version >= 0) body["version"] = a.version;
+  int rc = kExitOk;
+  auto answer = v.Call("PUT", MirrorTargetPath(a.target), &rc, body);
+  if (!answer) return rc;
+  const json& t = answer->body;
+  return v.Print(*answer, a.json,
+                 "mirror target " + Text(t, "name") + ": cluster " + Text(t, "cluster") + " at " +
+                     Join(Member(t, "addresses"), ",") + " (version " + Text(t, "version") + ")\n");
+}
+
+int RunMirrorTargetDelete(Verb& v) {
+  int rc = kExitOk;
+  auto answer = v.Call("DELETE", MirrorTargetPath(v.args().target), &rc);
+  if (!answer) return rc;
+  return v.Print(*answer, v.args().json,
+                 "deleted mirror target " + Text(answer->body, "name") + " (cluster " + Text(answer->body, "cluster") +
+                     ")\n");
+}
+
 }  // namespace
 
 int ExitCodeForHttpStatus(int http_status) {
@@ -453,25 +512,48 @@ void AddOperatorVerbs(CLI::App* app, OperatorArgs* a) {
   a->events->add_option("--limit", a->limit, "The newest N events (1..1000, arbiter default 100)")
       ->check(CLI::Range(1, 1000));
   json_flag(a->events);
+
+  a->mirror_targets = verb(app, "mirror-targets", "Arbiter: list mirror targets, or set or delete one");
+  a->mirror_targets->require_subcommand(0, 1);
+  json_flag(a->mirror_targets);
+  a->mirror_set = verb(a->mirror_targets, "set", "Create or replace a mirror target (PUT /v1/mirror-targets/NAME)");
+  a->mirror_set->add_option("name", a->target, "Target name")->required();
+  a->mirror_set->add_option("--cluster", a->target_cluster, "The peer cluster's name (its instance.cluster)")
+      ->required();
+  a->mirror_set
+      ->add_option("--address", a->target_addresses,
+                   "gRPC host:port of a peer gateway (repeatable or comma list; at least one)")
+      ->required()
+      ->delimiter(',');
+  a->mirror_set->add_option("--version", a->version, "Change it only if at this version (0: only create)")
+      ->check(CLI::NonNegativeNumber);
+  a->mirror_delete = verb(a->mirror_targets, "delete", "Delete a mirror target (DELETE /v1/mirror-targets/NAME)");
+  a->mirror_delete->add_option("name", a->target, "Target name")->required();
 }
 
 std::optional<int> RunOperatorVerb(const OperatorArgs& args, bool json, std::ostream& out, std::ostream& err) {
   std::string name;
+  // Subcommands after their parents: the most specific parsed one wins.
   for (auto [cmd, verb_name] : {std::pair{args.status, "status"}, {args.cluster_cmd, "cluster"},
                                 {args.switchover, "switchover"}, {args.failover, "failover"},
                                 {args.maintenance_cmd, "maintenance"}, {args.config_get, "config get"},
-                                {args.config_set, "config set"}, {args.events, "events"}}) {
+                                {args.config_set, "config set"}, {args.events, "events"},
+                                {args.mirror_targets, "mirror-targets"}, {args.mirror_set, "mirror-targets set"},
+                                {args.mirror_delete, "mirror-targets delete"}}) {
     if (cmd != nullptr && cmd->parsed()) name = verb_name;
   }
   if (name.empty()) return std::nullopt;
   const bool operation = name == "switchover" || name == "failover";
+  const bool mirror = name.rfind("mirror-targets", 0) == 0;
+  const bool names_cluster = name != "status" && name != "events" && !mirror;
   std::string what = name;
   if (name == "maintenance") what += " " + args.maintenance;
-  if (name != "status" && name != "events") what += " " + args.cluster;
-  if (name != "status" && name != "events" && args.cluster.empty()) {
+  if (names_cluster) what += " " + args.cluster;
+  if (names_cluster && args.cluster.empty()) {
     err << "batonctl: " << what << ": the cluster name is empty\n";
     return kExitUsage;
   }
+  if (name == "mirror-targets set" || name == "mirror-targets delete") what += " " + args.target;
 
   std::optional<std::string> flag_token;
   if (args.app->count("--token") > 0) flag_token = args.token;
@@ -505,6 +587,9 @@ std::optional<int> RunOperatorVerb(const OperatorArgs& args, bool json, std::ost
     if (name == "maintenance") return RunMaintenance(v);
     if (name == "config get") return RunConfigGet(v);
     if (name == "config set") return RunConfigSet(v);
+    if (name == "mirror-targets") return RunMirrorTargets(v);
+    if (name == "mirror-targets set") return RunMirrorTargetSet(v);
+    if (name == "mirror-targets delete") return RunMirrorTargetDelete(v);
     return RunEvents(v);
   } catch (const json::exception& e) {
     // The formatters read defensively; this is a last resort for an answer
@@ -597,7 +682,19 @@ std::string FormatCluster(const json& c, const std::string& leader) {
   }
   std::string out = header + "\n";
   out += rows.size() > 1 ? RenderTable(rows) : "  (no instances)\n";
+  out += MirrorTable(Member(c, "mirror"));
   return out;
+}
+
+std::string FormatMirrorTargets(const json& answer) {
+  const json& list = Member(answer, "mirror_targets");
+  if (!list.is_array() || list.empty()) return "no mirror targets\n";
+  std::vector<std::vector<std::string>> rows = {{"NAME", "CLUSTER", "ADDRESSES", "VERSION"}};
+  for (const json& t : list) {
+    const std::string addresses = Join(Member(t, "addresses"), ",");
+    rows.push_back({Text(t, "name"), Text(t, "cluster"), addresses.empty() ? "-" : addresses, Text(t, "version")});
+  }
+  return RenderTable(rows, "");
 }
 
 std::string FormatStatusTable(const json& status) {

@@ -1,5 +1,5 @@
 // batonctl's operator verbs: status, cluster, switchover, failover,
-// maintenance, config get|set and events, thin clients of the arbiter's REST
+// maintenance, config get|set, events and mirror-targets [set|delete], thin clients of the arbiter's REST
 // API (docs/operator-api.md, docs/batonctl.md) over tools/rest_client.h.
 //
 // The Format* functions are pure (no I/O) and thread-safe; the rest runs on
@@ -57,6 +57,9 @@ struct OperatorArgs {
   std::string mirror_mode;
   int64_t version = -1;  // -1: read the current one first
   int limit = 0;  // 0: the arbiter's default
+  std::string target;  // mirror-targets set|delete NAME
+  std::string target_cluster;
+  std::vector<std::string> target_addresses;  // --address, repeatable, comma lists allowed
 
   // Set by AddOperatorVerbs, read by RunOperatorVerb.
   CLI::App* app = nullptr;
@@ -68,6 +71,9 @@ struct OperatorArgs {
   CLI::App* config_get = nullptr;
   CLI::App* config_set = nullptr;
   CLI::App* events = nullptr;
+  CLI::App* mirror_targets = nullptr;
+  CLI::App* mirror_set = nullptr;
+  CLI::App* mirror_delete = nullptr;
 };
 
 // Adds the global --arbiter, --token, --config and --http-timeout-ms options
@@ -102,11 +108,16 @@ Result<ArbiterSettings> ResolveArbiterSettings(const std::vector<std::string>& f
 // rather than failing, so an older or newer arbiter still prints.
 std::string FormatStatusTable(const nlohmann::json& status);
 // One <cluster> (GET /v1/clusters/{c}); `leader` is shown when non-empty.
+// When the cluster mirrors to targets, a second table follows the
+// instances': per target its peer address, whether connected, the delivered
+// seq, the lag (entries and seconds) and the last error.
 std::string FormatCluster(const nlohmann::json& cluster, const std::string& leader = "");
 // A config object (GET /v1/clusters/{c}/config).
 std::string FormatConfig(const nlohmann::json& config);
 // GET /v1/events as a table: TIME, CLUSTER, TYPE, INSTANCE, EPOCH, MESSAGE.
 std::string FormatEvents(const nlohmann::json& events);
+// GET /v1/mirror-targets as a table: NAME, CLUSTER, ADDRESSES, VERSION.
+std::string FormatMirrorTargets(const nlohmann::json& answer);
 // A switchover or failover answer: "switchover c1: g1 -> g2 at epoch 5 (180 ms)".
 std::string FormatOperation(const nlohmann::json& answer);
 // "FAILED_PRECONDITION: <message>" from a REST error body; "HTTP <status>"

@@ -44,6 +44,9 @@ constexpr char kMaintenance[] = "PUT /v1/clusters/{cluster}/maintenance";
 constexpr char kConfigGet[] = "GET /v1/clusters/{cluster}/config";
 constexpr char kConfigPut[] = "PUT /v1/clusters/{cluster}/config";
 constexpr char kEvents[] = "GET /v1/events";
+constexpr char kMirrorList[] = "GET /v1/mirror-targets";
+constexpr char kMirrorPut[] = "PUT /v1/mirror-targets/{name}";
+constexpr char kMirrorDelete[] = "DELETE /v1/mirror-targets/{name}";
 
 json SampleCluster() {
   return json::parse(R"json({
@@ -92,6 +95,26 @@ json SampleEvents() {
   ]})json");
 }
 
+json SampleTarget() {
+  return {{"name", "site-b"}, {"cluster", "c2"}, {"addresses", {"10.0.0.7:7700", "10.0.0.8:7700"}}, {"version", 2}};
+}
+
+json SampleMirrorTargets() {
+  return {{"mirror_targets",
+           {SampleTarget(), {{"name", "site-c"}, {"cluster", "c3"}, {"addresses", {"h3:1"}}, {"version", 1}}}}};
+}
+
+// SampleCluster() mirroring to c2 (connected, lagging) and c3 (not reported yet).
+json SampleMirroringCluster() {
+  json c = SampleCluster();
+  c["mirror"] = json::parse(R"json({"mode": "sync", "targets": [
+    {"target": "site-b", "cluster": "c2", "address": "10.0.0.7:7700", "connected": true, "delivered_seq": 1190,
+     "lag_entries": 10, "lag_seconds": 0.25, "last_error": "", "delivered_writes": 1190},
+    {"target": "site-c", "cluster": "c3", "address": "", "connected": false, "delivered_seq": null,
+     "lag_entries": null, "lag_seconds": null, "last_error": "", "delivered_writes": null}]})json");
+  return c;
+}
+
 json ErrorBody(const std::string& code, const std::string& message) {
   return {{"error", {{"code", code}, {"message", message}}}};
 }
@@ -121,6 +144,9 @@ class FakeArbiter {
     answers_[kConfigGet] = {200, SampleConfig(3)};
     answers_[kConfigPut] = {200, SampleConfig(4)};
     answers_[kEvents] = {200, SampleEvents()};
+    answers_[kMirrorList] = {200, SampleMirrorTargets()};
+    answers_[kMirrorPut] = {200, SampleTarget()};
+    answers_[kMirrorDelete] = {200, SampleTarget()};
     Router router;
     for (const auto& [key, answer] : answers_) {
       const size_t space = key.find(' ');
@@ -260,6 +286,37 @@ TEST(FormatClusterTest, WithoutLeader) {
   EXPECT_THAT(text, HasSubstr("c1  epoch 4  active g1  maintenance off  sync {g2}  observed 80 ms ago\n"));
   EXPECT_THAT(text, Not(HasSubstr("leader")));
   EXPECT_THAT(text, ContainsRegex("g2 +standby"));
+}
+
+TEST(FormatClusterTest, MirrorTargetsGetATableOfTheirOwn) {
+  const std::string text = FormatCluster(SampleMirroringCluster());
+  EXPECT_THAT(text, HasSubstr("\n  mirror sync\n"));
+  EXPECT_THAT(text, ContainsRegex("\n  TARGET +CLUSTER +PEER +CONNECTED +DELIVERED +LAG +LAG_S +ERROR\n"));
+  EXPECT_THAT(text, ContainsRegex("\n  site-b +c2 +10.0.0.7:7700 +yes +1190 +10 +0.250 +-\n"));
+  EXPECT_THAT(text, ContainsRegex("\n  site-c +c3 +- +no +- +- +- +-\n"));  // nothing reported yet
+  // After the instances.
+  EXPECT_LT(text.find("g2 "), text.find("mirror sync"));
+
+  json failing = SampleMirroringCluster();
+  failing["mirror"]["targets"][0]["connected"] = false;
+  failing["mirror"]["targets"][0]["last_error"] = "UNAVAILABLE: connection refused";
+  EXPECT_THAT(FormatCluster(failing), ContainsRegex("site-b +c2 +10.0.0.7:7700 +no +1190 +10 +0.250 +UNAVAILABLE: "
+                                                    "connection refused\n"));
+
+  // No targets (or an arbiter without the field): no mirror lines at all.
+  EXPECT_THAT(FormatCluster(SampleCluster()), Not(HasSubstr("mirror")));
+  json none = SampleCluster();
+  none["mirror"] = {{"mode", "async"}, {"targets", json::array()}};
+  EXPECT_EQ(FormatCluster(none), FormatCluster(SampleCluster()));
+}
+
+TEST(FormatMirrorTargetsTest, TableAndEmpty) {
+  const std::string text = FormatMirrorTargets(SampleMirrorTargets());
+  EXPECT_THAT(text, ContainsRegex("^NAME +CLUSTER +ADDRESSES +VERSION\n"));
+  EXPECT_THAT(text, ContainsRegex("\nsite-b +c2 +10.0.0.7:7700,10.0.0.8:7700 +2\n"));
+  EXPECT_THAT(text, ContainsRegex("\nsite-c +c3 +h3:1 +1\n"));
+  EXPECT_EQ(FormatMirrorTargets({{"mirror_targets", json::array()}}), "no mirror targets\n");
+  EXPECT_EQ(FormatMirrorTargets(json("odd")), "no mirror targets\n");
 }
 
 TEST(FormatEventsTest, TableOldestFirst) {
@@ -556,6 +613,92 @@ TEST_F(OperatorVerbsTest, Events) {
   EXPECT_THAT(fake_.requests().back().query, IsEmpty());
 }
 
+TEST_F(OperatorVerbsTest, MirrorTargetsListsThem) {
+  CtlRun r = Run({"mirror-targets"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, FormatMirrorTargets(SampleMirrorTargets()));
+  ASSERT_EQ(fake_.requests().size(), 1u);
+  EXPECT_EQ(fake_.requests()[0].method, "GET");
+  EXPECT_EQ(fake_.requests()[0].path, "/v1/mirror-targets");
+
+  for (const auto& args : std::vector<std::vector<std::string>>{{"mirror-targets", "--json"},
+                                                                {"--json", "mirror-targets"}}) {
+    r = Run(args);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out, SampleMirrorTargets().dump(2) + "\n");
+  }
+}
+
+TEST_F(OperatorVerbsTest, MirrorTargetSetPutsTheTarget) {
+  CtlRun r = Run({"--token", "t", "mirror-targets", "set", "site-b", "--cluster", "c2", "--address",
+                  "10.0.0.7:7700", "--address", "10.0.0.8:7700,10.0.0.9:7700"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "mirror target site-b: cluster c2 at 10.0.0.7:7700,10.0.0.8:7700 (version 2)\n");
+  ASSERT_EQ(fake_.requests().size(), 1u);
+  const Seen seen = fake_.requests()[0];
+  EXPECT_EQ(seen.method, "PUT");
+  EXPECT_EQ(seen.path, "/v1/mirror-targets/site-b");
+  EXPECT_EQ(seen.authorization, "Bearer t");
+  EXPECT_EQ(json::parse(seen.body),
+            (json{{"cluster", "c2"}, {"addresses", {"10.0.0.7:7700", "10.0.0.8:7700", "10.0.0.9:7700"}}}));
+
+  // --version makes it a compare-and-set (0: create only).
+  r = Run({"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h:1", "--version", "0"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(json::parse(fake_.requests().back().body),
+            (json{{"cluster", "c2"}, {"addresses", {"h:1"}}, {"version", 0}}));
+
+  r = Run({"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h:1", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out), SampleTarget());
+}
+
+TEST_F(OperatorVerbsTest, MirrorTargetSetConflictAndDeleteUnknown) {
+  fake_.Answer(kMirrorPut, 409, ErrorBody("ABORTED", "mirror target \"site-b\" is at version 3, not 2"));
+  CtlRun r = Run({"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h:1", "--version", "2"});
+  EXPECT_EQ(r.rc, 5);
+  EXPECT_THAT(r.out, IsEmpty());
+  EXPECT_EQ(r.err, "batonctl: mirror-targets set site-b: ABORTED: mirror target \"site-b\" is at version 3, not 2\n");
+
+  fake_.Answer(kMirrorDelete, 404, ErrorBody("NOT_FOUND", "no mirror target named \"site-x\""));
+  r = Run({"mirror-targets", "delete", "site-x"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "batonctl: mirror-targets delete site-x: NOT_FOUND: no mirror target named \"site-x\"\n");
+  EXPECT_EQ(fake_.requests().back().method, "DELETE");
+  EXPECT_EQ(fake_.requests().back().path, "/v1/mirror-targets/site-x");
+}
+
+TEST_F(OperatorVerbsTest, MirrorTargetDelete) {
+  CtlRun r = Run({"mirror-targets", "delete", "site-b"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "deleted mirror target site-b (cluster c2)\n");
+  ASSERT_EQ(fake_.requests().size(), 1u);
+  EXPECT_EQ(fake_.requests()[0].method, "DELETE");
+  EXPECT_EQ(fake_.requests()[0].path, "/v1/mirror-targets/site-b");
+}
+
+TEST_F(OperatorVerbsTest, MirrorTargetUsageErrorsSendNothing) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"mirror-targets", "set", "site-b", "--address", "h:1"},                   // no --cluster
+      {"mirror-targets", "set", "site-b", "--cluster", "c2"},                    // no --address
+      {"mirror-targets", "set", "--cluster", "c2", "--address", "h:1"},          // no name
+      {"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h"},  // not host:port
+      {"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h:0"},
+      {"mirror-targets", "set", "site b", "--cluster", "c2", "--address", "h:1"},  // bad name
+      {"mirror-targets", "set", "site-b", "--cluster", "c/2", "--address", "h:1"},
+      {"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h:1", "--version", "-1"},
+      {"mirror-targets", "delete"},
+      {"mirror-targets", "list"},
+  };
+  for (const auto& args : bad) {
+    CtlRun r = Run(args);
+    EXPECT_EQ(r.rc, 2) << ::testing::PrintToString(args) << "\n" << r.out << r.err;
+  }
+  EXPECT_THAT(fake_.requests(), IsEmpty());
+  CtlRun r = Run({"mirror-targets", "set", "site-b", "--cluster", "c2", "--address", "h:x"});
+  EXPECT_EQ(r.err, "batonctl: mirror-targets set site-b: address 1 \"h:x\" has no valid port\n");
+}
+
 TEST_F(OperatorVerbsTest, ExitCodesFollowTheHttpStatus) {
   const std::vector<std::tuple<int, std::string, int>> cases = {
       {400, "INVALID_ARGUMENT", 1}, {401, "UNAUTHENTICATED", 6}, {404, "NOT_FOUND", 1},
@@ -596,6 +739,9 @@ TEST(OperatorVerbsTokenTest, MutationsNeedTheToken) {
   EXPECT_EQ(r.rc, 6);
   r = Batonctl({"--arbiter", fake.address(), "status"});  // reads need none
   EXPECT_EQ(r.rc, 0) << r.err;
+  r = Batonctl({"--arbiter", fake.address(), "mirror-targets", "delete", "site-b"});
+  EXPECT_EQ(r.rc, 6);
+  EXPECT_THAT(r.err, HasSubstr("batonctl: mirror-targets delete site-b: UNAUTHENTICATED"));
 
   ScopedEnv token("BATON_API_TOKEN", "s3cret");
   r = Batonctl({"--arbiter", fake.address(), "maintenance", "on", "c1"});
@@ -734,7 +880,8 @@ TEST(BatonctlHelpTest, FooterDocumentsExitCodes) {
   EXPECT_EQ(r.rc, 0);
   EXPECT_THAT(r.out, HasSubstr("Exit codes: 0 success"));
   EXPECT_THAT(r.out, HasSubstr("6 unauthorized (401)"));
-  for (const char* verb : {"status", "cluster", "switchover", "failover", "maintenance", "config", "events"}) {
+  for (const char* verb :
+       {"status", "cluster", "switchover", "failover", "maintenance", "config", "events", "mirror-targets"}) {
     EXPECT_THAT(r.out, HasSubstr(verb));
   }
 }
