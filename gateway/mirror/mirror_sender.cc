@@ -111,6 +111,12 @@ v1::MirrorPeerState MirrorSender::State() const {
   return state;
 }
 
+void MirrorSender::UpdateGauges() {
+  const v1::MirrorPeerState state = State();
+  lag_entries_.Set(static_cast<double>(state.lag_entries()));
+  lag_seconds_.Set(state.lag_seconds());
+}
+
 void MirrorSender::Append(Pending* pending, v1::WriteOp op, WriteRequest item, const std::string& origin) {
   if (pending->runs.empty() || pending->runs.back().op != op || pending->runs.back().origin != origin ||
       op == v1::WRITE_OP_REMOVE_BY_TIMESTAMP || pending->runs.back().items.size() >= options_.max_batch) {
@@ -256,6 +262,7 @@ void MirrorSender::Run() {
       if (!filled.ok()) {
         if (filled.code() == StatusCode::kCancelled) break;
         NoteError(filled);
+        UpdateGauges();
         pending = Pending{};
         if (!WaitFor(backoff_.Next())) break;
         continue;
@@ -264,24 +271,20 @@ void MirrorSender::Run() {
     oldest_pending_wall_ns_.store(pending.oldest_wall_ns, std::memory_order_relaxed);
     if (pending.last_seq == 0) {
       oldest_pending_wall_ns_.store(0, std::memory_order_relaxed);
-      const uint64_t delivered = delivered_seq();
-      const uint64_t durable = wal_.durable_position().seq;
-      lag_entries_.Set(static_cast<double>(durable > delivered ? durable - delivered : 0));
-      lag_seconds_.Set(0);
+      UpdateGauges();
       continue;  // nothing new within the wait
     }
     Status delivered = Deliver(pending);
     if (!delivered.ok()) {
       if (stopping()) break;
       NoteError(delivered);
+      UpdateGauges();  // the lag grows while the target is away
       if (!WaitFor(backoff_.Next())) break;
       continue;  // the same pending writes again (peers take them idempotently)
     }
     backoff_.Reset();
     pending = Pending{};
-    const v1::MirrorPeerState state = State();
-    lag_entries_.Set(static_cast<double>(state.lag_entries()));
-    lag_seconds_.Set(state.lag_seconds());
+    UpdateGauges();
   }
   spdlog::info("mirror target {}: sender stopped at seq {}", target().name, delivered_seq());
 }

@@ -102,6 +102,8 @@ class MirrorSender {
   Status DeliverRun(MirrorBatch& run) EXCLUDES(mu_);
   void Append(Pending* pending, v1::WriteOp op, WriteRequest item, const std::string& origin);
   void NoteError(const Status& status) EXCLUDES(mu_);
+  // The lag gauges from State().
+  void UpdateGauges() EXCLUDES(mu_);
   // Waits `delay` unless stopped; false once stopped.
   bool WaitFor(Duration delay) EXCLUDES(mu_);
   bool stopping() const EXCLUDES(mu_);

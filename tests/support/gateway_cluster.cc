@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -137,7 +138,22 @@ std::vector<std::string> GatewayCluster::Args(int i) const {
   if (auto it = options_.member_args.find(i); it != options_.member_args.end()) {
     args.insert(args.end(), it->second.begin(), it->second.end());
   }
+  args.insert(args.end(), added_args_.begin(), added_args_.end());
+  if (auto it = added_member_args_.find(i); it != added_member_args_.end()) {
+    args.insert(args.end(), it->second.begin(), it->second.end());
+  }
   return args;
+}
+
+void GatewayCluster::AddArgs(std::vector<std::string> args, int member) {
+  auto& to = member < 0 ? added_args_ : added_member_args_[member];
+  to.insert(to.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+}
+
+std::string GatewayCluster::addresses_joined() const {
+  std::string text;
+  for (int i = 0; i < size(); ++i) text += (i == 0 ? "" : "+") + address(i);
+  return text;
 }
 
 void GatewayCluster::NewChannel(int i) {

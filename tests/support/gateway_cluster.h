@@ -105,7 +105,15 @@ class GatewayCluster {
   // Last `lines` lines of every member's log, for failure messages.
   std::string DescribeLogs(size_t lines = 40) const;
 
+  // "127.0.0.1:a+127.0.0.1:b..." of every member: the HOST:PORT list of a
+  // mirror target naming this cluster (NAME=CLUSTER@<this>).
+  std::string addresses_joined() const;
+
   // --- processes (test thread only) -----------------------------------------
+  // Flags for member i (-1: every member) that every later Start() passes
+  // after the Options' flags: for flags that need what exists only once the
+  // fixture is built, e.g. mirror targets naming another fixture's ports.
+  void AddArgs(std::vector<std::string> args, int member = -1);
   // Spawns member i and waits until it is ready. On failure (it exited, or
   // start_timeout) the error carries the log tail and the child is killed.
   Status Start(int i, Readiness readiness = Readiness::kReadyz);
@@ -203,6 +211,9 @@ class GatewayCluster {
   std::shared_ptr<grpc::Channel> channel(int i) const EXCLUDES(mu_);
 
   const Options options_;
+  // AddArgs(): for every member / per member. Test thread only.
+  std::vector<std::string> added_args_;
+  std::map<int, std::vector<std::string>> added_member_args_;
   TempDir dir_;
   std::vector<std::unique_ptr<Member>> members_;
 
