@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # scripts/up --background brings up the whole local topology (ZooKeeper, 3
-# arbiters, clusters c1 and c2 with two gateways and two agents each), runs
-# its demo (writes, kill -9 of c1's active, failover, read-back, restart of
-# the killed gateway) and records every process in topology.json; then
-# scripts/down stops every recorded pid and leaves no process behind.
+# arbiters, clusters c1 and c2 with two gateways and two agents each,
+# mirroring each other), runs its demo (writes, each cluster's write read
+# from the other, kill -9 of c1's active, failover, read-back, restart of
+# the killed gateway) and records every process in topology.json; a write
+# made into c1 afterwards appears in c2; then scripts/down stops every
+# recorded pid and leaves no process behind.
 #
 # Runs in a private BATON_RUN_DIR on free ports picked here, so it never
 # clashes with a developer's topology (run/, ports 77xx) or with other tests.
@@ -147,6 +149,46 @@ PY
   [ "$ready" = "1" ] || fail "cluster $cluster has $ready gateways answering /readyz 200 (want 1)"
 done
 echo "ok: one active per cluster"
+
+# Mirroring: c1 and c2 have a mirror target each, the demo read c1's write
+# from c2 (and c2's from c1), and a write made now into c1's active (a
+# promoted one, after the demo's failover) appears in c2 by itself.
+grep -q "purple, written into c1, read from c2's active" "$RUN_DIR/up.out" || fail "the demo did not read c1's write from c2"
+grep -q "north, written into c2, read from c1's active" "$RUN_DIR/up.out" || fail "the demo did not read c2's write from c1"
+BATONCTL="$BATON_BUILD_DIR/tools/batonctl"
+targets="$("$BATONCTL" mirror-targets --json --arbiter "127.0.0.1:$BASE")" || fail "batonctl mirror-targets failed"
+printf '%s' "$targets" | /usr/bin/python3 -c '
+import json, sys
+t = {x["name"]: x["cluster"] for x in json.load(sys.stdin)["mirror_targets"]}
+sys.exit(0 if t == {"mirror-c1": "c1", "mirror-c2": "c2"} else 1)' || fail "mirror targets are not mirror-c1 and mirror-c2: $targets"
+# ready_gateway CLUSTER: the gRPC address of the member answering /readyz 200.
+ready_gateway() {
+  /usr/bin/python3 - "$RUN_DIR/topology.json" "$1" <<'PY'
+import json, sys, urllib.request
+for p in json.load(open(sys.argv[1]))["processes"]:
+    if p["role"] == "gateway" and p["cluster"] == sys.argv[2]:
+        try:
+            if urllib.request.urlopen("http://%s/readyz" % p["addresses"]["http"], timeout=2).status == 200:
+                print(p["addresses"]["grpc"])
+                sys.exit(0)
+        except Exception:
+            pass
+sys.exit(1)
+PY
+}
+C1="$(ready_gateway c1)" || fail "no ready gateway in c1"
+C2="$(ready_gateway c2)" || fail "no ready gateway in c2"
+"$BATONCTL" --gateway "$C2" get --id purple >/dev/null || fail "purple (written into c1) is not in c2 ($C2)"
+"$BATONCTL" --gateway "$C1" upsert --id mirror-check --vector 0.1,0.2,0.3,0.4 --metadata "written into c1 by the test" \
+  >/dev/null || fail "cannot write into c1 ($C1)"
+deadline=$(( $(date +%s) + 30 ))
+until got="$("$BATONCTL" --json --gateway "$C2" --timeout-ms 1000 get --id mirror-check 2>&1)"; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "mirror-check, written into c1 ($C1), did not appear in c2 ($C2) within 30s: $got
+$("$BATONCTL" cluster c1 --arbiter "127.0.0.1:$BASE" 2>&1)"
+  sleep 0.1
+done
+printf '%s' "$got" | grep -q "written into c1 by the test" || fail "mirror-check in c2 is not what was written: $got"
+echo "ok: c1 and c2 mirror each other (a write into c1 read from c2)"
 
 echo "=== scripts/down"
 "$ROOT/scripts/down" || fail "scripts/down failed"
