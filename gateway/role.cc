@@ -107,8 +107,14 @@ Status RoleState::CheckWrite() {
 
 Status RoleState::CheckRead() {
   MutexLock lock(&mu_);
-  if (role_ == v1::ROLE_ACTIVE) return Status::Ok();
-  return NotServingLocked();
+  if (role_ != v1::ROLE_ACTIVE) return NotServingLocked();
+  // Past its lease another gateway may already be active and taking writes
+  // this one will never see: answering would serve stale data as current.
+  if (LeaseStateLocked() == Lease::kExpired) {
+    return Status::FailedPrecondition("the active's lease expired at epoch " + std::to_string(epoch_) +
+                                      " (fenced: reads and writes wait until the arbiter renews or reassigns it)");
+  }
+  return Status::Ok();
 }
 
 std::string RoleState::active_address() {

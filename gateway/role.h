@@ -85,8 +85,11 @@ class RoleState : public ServingGate {
   // assignments arrive. Called with mu_ held: it must not call back here.
   void set_failsafe_probe(std::function<bool()> probe) EXCLUDES(mu_);
 
-  // ServingGate. While handing over, CheckWrite() is UNAVAILABLE naming the
-  // candidate and active_address() is the candidate; CheckRead() stays OK.
+  // ServingGate. Past the lease (failsafe aside) both are FAILED_PRECONDITION:
+  // a fenced active may already have a successor, so its reads could be
+  // stale. While handing over, CheckWrite() is UNAVAILABLE naming the
+  // candidate and active_address() is the candidate; CheckRead() stays OK
+  // (nobody takes writes until the candidate is promoted).
   Status CheckWrite() override EXCLUDES(mu_);
   Status CheckRead() override EXCLUDES(mu_);
   std::string active_address() override EXCLUDES(mu_);

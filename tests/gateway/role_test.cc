@@ -46,14 +46,18 @@ TEST(RoleStateTest, LeaseExpiresExactlyAtItsDeadline) {
   EXPECT_TRUE(role.CheckAck(3, &all).ok());
   EXPECT_FALSE(all);
   EXPECT_FALSE(role.fenced());
+  EXPECT_TRUE(role.CheckRead().ok());
   clock.Advance(1ms);
   EXPECT_EQ(role.CheckWrite().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(role.CheckAck(3, &all).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(role.CheckRead().code(), StatusCode::kFailedPrecondition)
+      << "a fenced active may have a successor already: its reads could be stale";
   EXPECT_TRUE(role.fenced());
   EXPECT_EQ(role.lease_remaining_ms(), 0);
 
   ASSERT_TRUE(role.RenewLease(3, 500).ok());
   EXPECT_TRUE(role.CheckWrite().ok());
+  EXPECT_TRUE(role.CheckRead().ok());
   EXPECT_EQ(role.lease_remaining_ms(), 500);
   clock.Advance(500ms);
   EXPECT_TRUE(role.fenced());
@@ -115,9 +119,11 @@ TEST(RoleStateTest, FailsafeKeepsServingOnlyWhileEveryStandbyAcks) {
   bool all = false;
   EXPECT_TRUE(role.CheckAck(2, &all).ok());
   EXPECT_TRUE(all) << "under the failsafe a write must be on every standby";
+  EXPECT_TRUE(role.CheckRead().ok()) << "nobody can be promoted while every standby acks here";
   EXPECT_FALSE(role.fenced());
   standbys_ack = false;
   EXPECT_EQ(role.CheckWrite().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(role.CheckRead().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(role.fenced());
 }
 
@@ -281,6 +287,7 @@ TEST(RoleStateTest, RenewalKeepsTheHandoverAndTheLeaseRunsAsBefore) {
 
   clock.Advance(1000ms);
   EXPECT_TRUE(role.fenced()) << "without renewals it is fenced at the deadline, handover or not";
+  EXPECT_EQ(role.CheckRead().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(role.handing_over());
   bool all = false;
   EXPECT_NE(role.CheckAck(3, &all).code(), StatusCode::kOk);

@@ -683,8 +683,8 @@ TEST(Replication, LowerEpochReplicationIsRejected) {
 }
 
 // ---------------------------------------------------------------------------
-// f. An active whose lease runs out on the real clock is fenced: writes fail
-// FAILED_PRECONDITION and /readyz turns 503, until RenewLease.
+// f. An active whose lease runs out on the real clock is fenced: writes and
+// reads fail FAILED_PRECONDITION and /readyz turns 503, until RenewLease.
 TEST(Replication, LeaseExpiryFencesWritesOnRealClock) {
   Cluster cluster({.size = 1, .dimension = kDimension});
   ASSERT_OK(cluster.StartAll());
@@ -721,6 +721,9 @@ TEST(Replication, LeaseExpiryFencesWritesOnRealClock) {
   EXPECT_TRUE(expired.fenced()) << Cluster::Describe(expired);
   EXPECT_EQ(expired.lease_remaining_ms(), 0) << Cluster::Describe(expired);
   EXPECT_EQ(expired.role(), v1::ROLE_ACTIVE);
+  // Reads are fenced too: a successor may be taking writes this one never sees.
+  auto stale_read = cluster.GetObject(0, "lease-0");
+  EXPECT_EQ(stale_read.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(stale_read.status);
 
   // A renewal whose absolute deadline (CLOCK_MONOTONIC, shared with the
   // gateway) has passed, as one delayed in a socket would be, leaves it
@@ -742,6 +745,8 @@ TEST(Replication, LeaseExpiryFencesWritesOnRealClock) {
   ASSERT_OK(cluster.RenewLease(0, 1, 10000));
   auto renewed = cluster.Insert(0, Cluster::MakeObject("lease-renewed", FixedVector(2)));
   EXPECT_TRUE(renewed.status.ok()) << Describe(renewed.status);
+  auto read_again = cluster.GetObject(0, "lease-0");
+  EXPECT_TRUE(read_again.status.ok()) << "reads resume with the lease: " << Describe(read_again.status);
   EXPECT_TRUE(Cluster::WaitFor([&] { return cluster.ReadyzStatus(0) == 200; }, seconds(3)))
       << "/readyz " << cluster.ReadyzStatus(0);
   ASSERT_OK_AND_ASSIGN(renewed_state, cluster.GetState(0));
