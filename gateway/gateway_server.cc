@@ -423,8 +423,11 @@ v1::GetStateResponse GatewayServer::State() {
   state.mutable_applied()->set_epoch(applied.epoch);
   state.mutable_applied()->set_seq(applied.seq);
   state.set_lease_remaining_ms(role_->lease_remaining_ms());
+  // A poisoned log takes no write until a restart: as an active it must be
+  // replaced (the arbiter stops renewing a DOWN active and promotes after the
+  // lease), and as a standby it must never be promoted.
   const bool poisoned = !wal_->poison_status().ok();
-  state.set_health(poisoned ? v1::HEALTH_DEGRADED : v1::HEALTH_OK);
+  state.set_health(poisoned ? v1::HEALTH_DOWN : v1::HEALTH_OK);
   state.set_fenced(role_->fenced());
   state.set_pid(static_cast<uint32_t>(::getpid()));
   state.set_active_address(role_->role() == v1::ROLE_ACTIVE ? config_.GetString("grpc.listen")

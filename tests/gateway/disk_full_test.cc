@@ -215,6 +215,28 @@ TEST_F(DiskFullTest, WritesFailReadsWorkNothingAckedIsLostAndWritesResume) {
   Stop();
 }
 
+// Unlike a full disk, a failed fsync poisons the log for good: the gateway
+// says it is DOWN, so the arbiter stops renewing it as an active (and
+// promotes another after the lease) and never promotes it as a standby.
+TEST_F(DiskFullTest, AFailedFsyncReportsTheGatewayDown) {
+  Start(fault_fs_);
+  Write(20);
+  EXPECT_EQ(server_->State().health(), v1::HEALTH_OK);
+  fault_fs_.FailSyncs(Status::Internal("injected fsync failure"));
+  v1::UpsertRequest r;
+  *r.mutable_object() = MakeObject("never-durable", {1, 2, 3, 4});
+  v1::WriteResult out;
+  auto context = Ctx();
+  grpc::Status failed = stub_->Upsert(context.get(), r, &out);
+  EXPECT_FALSE(failed.ok());
+  fault_fs_.ClearSyncFailure();
+  EXPECT_FALSE(server_->wal().poison_status().ok());
+  EXPECT_EQ(server_->State().health(), v1::HEALTH_DOWN) << "a poisoned log takes no write until a restart";
+  auto healthz = HttpGet(server_->http_port(), "/healthz");
+  ASSERT_TRUE(healthz.ok()) << healthz.status();
+  EXPECT_EQ(healthz->first, 503) << healthz->second;
+}
+
 TEST_F(DiskFullTest, PowerCutWhileTheDiskIsFullLosesNoAcknowledgedWrite) {
   Start(fault_fs_);
   Write(300);
