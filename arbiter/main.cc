@@ -16,5 +16,16 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 1;
   }
-  return baton::ServeUntilTerminated([] { return true; }, [&] { arbiter.Stop(); });
+  // ZooKeeper being down is no reason to restart (the supervisor reconnects),
+  // so health is not checked beyond the status line being readable (a
+  // follower's reads the leader under the arbiter's lock, so a deadlock there
+  // stops the watchdog pings as well).
+  const auto status = [&]() -> std::string {
+    const std::string replica = " (replica " + arbiter.id() + ")";
+    if (!arbiter.zookeeper_connected()) return "connecting to ZooKeeper" + replica;
+    if (arbiter.is_leader()) return "leader" + replica;
+    const auto leader = arbiter.leader();
+    return (leader ? "follower of " + leader->id : std::string("follower, no leader yet")) + replica;
+  };
+  return baton::ServeUntilTerminated({.status = status}, [&] { arbiter.Stop(); });
 }

@@ -283,6 +283,11 @@ Status GatewayServer::StartServing() {
 
 uint16_t GatewayServer::http_port() const { return http_ ? http_->port() : 0; }
 
+Status GatewayServer::CheckAlive() {
+  BATON_RETURN_IF_ERROR(wal_->poison_status());
+  return writes_->Flush();
+}
+
 Status GatewayServer::TakeSnapshot() {
   MutexLock lock(&snapshot_mu_);
   const uint64_t records = writes_->applied_records();

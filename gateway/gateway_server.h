@@ -54,6 +54,11 @@ class GatewayServer final : public ControlHandler, public ReplicaHost {
   uint16_t http_port() const;
   const ObjectStore& store() const { return *store_; }
   Wal& wal() { return *wal_; }
+  // For the systemd watchdog (common/daemon.h): OK while the log is not
+  // poisoned and the committer thread completes a batch of its own (nothing
+  // is logged); blocks while that thread is stuck, e.g. in an fsync that does
+  // not return, so that a wedged gateway stops pinging. Any thread.
+  Status CheckAlive();
   // Writes a snapshot now (also what the background snapshotter calls).
   Status TakeSnapshot();
 

@@ -22,5 +22,13 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  return baton::ServeUntilTerminated([] { return true; }, [&] { agent.Stop(); });
+  // Serving from here on, whether or not the gateway and an arbiter answer
+  // yet (that is what /readyz and the status line say); an unreachable peer
+  // is no reason to restart, and ready() reads the probe under its lock.
+  const std::string gateway = config.GetString("agent.gateway");
+  const auto status = [&]() -> std::string {
+    if (agent.ready()) return "ready: gateway " + gateway + " answers, arbiter stream up";
+    return "waiting for gateway " + gateway + " to answer and for an arbiter stream";
+  };
+  return baton::ServeUntilTerminated({.status = status}, [&] { agent.Stop(); });
 }
