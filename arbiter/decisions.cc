@@ -71,8 +71,9 @@ Decision Waiting(std::string what, MonoTime detected_at = {}) {
 }
 
 // Rule 1. Adds reporting instances as members (or updates their address) and
-// lets members that report as healthy standbys at the current epoch join the
-// sync set. nullopt when nothing changes.
+// lets members that report as healthy standbys at the current epoch, caught
+// up with the active's reported durable position, join the sync set. nullopt
+// when nothing changes.
 std::optional<Decision> Membership(const ClusterState& state, const ClusterConfig& config, const Reports& reports) {
   ClusterState next = state;
   std::vector<std::string> notes;
@@ -87,13 +88,26 @@ std::optional<Decision> Membership(const ClusterState& state, const ClusterConfi
       member->second = address;
     }
   }
+  // A standby joins only once it holds what the active last reported
+  // durable: writes acknowledged under the smaller sync set before (with an
+  // empty one, by the active alone) must be on every member, since a member
+  // of the sync set may be promoted. So nobody joins while the active is
+  // not reporting as the healthy active of this epoch.
+  const InstanceReport* active = Find(reports, state.active);
+  const bool active_reports = active != nullptr && IsHealthy(*active) &&
+                              active->heartbeat.role() == v1::ROLE_ACTIVE && active->heartbeat.epoch() == state.epoch;
   std::vector<std::string> joined;
   for (const auto& [id, report] : reports) {
+    if (!active_reports) break;
     if (!next.members.contains(id) || id == next.active) continue;
     if (std::find(next.sync_set.begin(), next.sync_set.end(), id) != next.sync_set.end()) continue;
     if (EffectivePriority(config, id, &report) == 0) continue;
     const v1::Heartbeat& hb = report.heartbeat;
     if (hb.role() != v1::ROLE_STANDBY || hb.epoch() != state.epoch || !IsHealthy(report)) continue;
+    const v1::LogPosition& caught_up = active->heartbeat.durable();
+    if (std::make_pair(hb.durable().epoch(), hb.durable().seq()) < std::make_pair(caught_up.epoch(), caught_up.seq())) {
+      continue;
+    }
     next.sync_set.push_back(id);
     joined.push_back(id);
   }

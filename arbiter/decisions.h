@@ -107,8 +107,11 @@ class ClusterDecider {
   // What to do now. Rules, in order:
   //  1. Membership: a reporting instance of this cluster that is not a member
   //     (or whose address changed) is added; a member with priority >= 1
-  //     that reports ROLE_STANDBY at the state's epoch and is healthy joins
-  //     the sync set. (Adding to the sync set is always safe; removing never
+  //     that reports ROLE_STANDBY at the state's epoch, is healthy, and has
+  //     a durable position at or past the one the active (healthy, active at
+  //     that epoch) last reported joins the sync set. (Joining is safe only
+  //     once caught up: writes the active acknowledged under a smaller sync
+  //     set, or alone, are then on the new member too. Removing never
   //     happens here.)
   //  2. Bootstrap (epoch 0, no active): once leader_since + lease + margin
   //     has passed, promote the best healthy reporting member with priority

@@ -434,6 +434,43 @@ TEST_F(DecisionsTest, MemberReportingAsHealthyStandbyAtTheCurrentEpochJoinsTheSy
   EXPECT_EQ(d.new_state->members.at("g2"), "g2:7001");
 }
 
+// Found by the chaos runner (tests/chaos, seed 116): in a two-gateway
+// cluster right after a failover the new active g1 acknowledges alone (its
+// sync set is empty). The old active g2 came back, reported as a standby at
+// the new epoch before it had received anything of it, joined the sync set,
+// and when g1 was killed it was promoted without g1's acknowledged writes.
+// A standby joins only once it holds what the active last reported durable.
+TEST_F(DecisionsTest, AStandbyJoinsTheSyncSetOnlyOnceCaughtUpWithTheActive) {
+  state_.members.erase("g3");
+  reports_.erase("g3");
+  state_.sync_set.clear();
+  Report("g1", v1::ROLE_ACTIVE, 150);  // acknowledged 4:1..4:150 alone
+  InstanceReport& behind = Standby("g2", 0);
+  behind.heartbeat.mutable_durable()->set_epoch(3);
+  behind.heartbeat.mutable_durable()->set_seq(90);
+  EXPECT_FALSE(Decide().new_state) << "3:90 lacks the active's writes of epoch 4";
+  Standby("g2", 149);
+  EXPECT_FALSE(Decide().new_state) << "4:149 < 4:150";
+
+  // The active dies before g2 caught up: g2 must not join (it could not be
+  // told what it lacks), and nobody is promoted.
+  ActiveGone();
+  clock_.Advance(1ms);
+  Standby("g2", 149);
+  Decision d = Decide();
+  EXPECT_FALSE(d.new_state);
+  EXPECT_EQ(d.waiting_for, "a sync standby: the sync set is empty, so nobody can be promoted");
+
+  // Caught up with a healthy active: joins.
+  Report("g1", v1::ROLE_ACTIVE, 160);
+  clock_.Advance(1ms);
+  Standby("g2", 160);
+  d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_set, ElementsAre("g2"));
+  EXPECT_EQ(d.reason, "g2 joins the sync set at epoch 4");
+}
+
 TEST_F(DecisionsTest, HealthyActiveMeansNothingToDo) {
   ActiveHealthy();
   ASSERT_TRUE(Grant("g1"));
