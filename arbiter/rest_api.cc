@@ -46,36 +46,9 @@ class RestApi {
 
   HttpResponse Operate(const HttpRequest& request, OperationKind kind) {
     const std::string& cluster = request.PathParam("cluster");
-    json body = json::object();
-    if (!request.body.empty() || kind == OperationKind::kFailover) {
-      auto parsed = request.JsonBody();
-      if (!parsed.ok()) return HttpResponse::Error(parsed.status());
-      body = std::move(parsed).value();
-    }
-    const bool failover = kind == OperationKind::kFailover;
-    Status fields = failover ? CheckFields(body, {"to", "force", "timeout_ms"}) : CheckFields(body, {"to", "timeout_ms"});
-    if (!fields.ok()) return HttpResponse::Error(fields);
-    OperationRequest op;
-    op.kind = kind;
-    if (body.contains("to")) {
-      if (!body["to"].is_string() || body["to"].get<std::string>().empty()) {
-        return BadField("to", "must be a non-empty instance id");
-      }
-      op.to = body["to"].get<std::string>();
-    } else if (failover) {
-      return BadField("to", "required: the instance to promote");
-    }
-    if (body.contains("force")) {
-      if (!body["force"].is_boolean()) return BadField("force", "must be true or false");
-      op.force = body["force"].get<bool>();
-    }
-    if (body.contains("timeout_ms")) {
-      const json& t = body["timeout_ms"];
-      if (!t.is_number_unsigned() || t.get<uint64_t>() < 1 || t.get<uint64_t>() > kMaxOperationTimeoutMs) {
-        return BadField("timeout_ms", fmt::format("must be an integer in 1..{}", kMaxOperationTimeoutMs));
-      }
-      op.timeout = std::chrono::milliseconds(t.get<int64_t>());
-    }
+    Result<OperationRequest> parsed = ParseOperationBody(kind, request);
+    if (!parsed.ok()) return HttpResponse::Error(parsed.status());
+    OperationRequest op = std::move(parsed).value();
     if (!backend_.leading()) return Forward(request, op.timeout + options_.forward_timeout);
 
     const auto timeout = op.timeout;
@@ -103,16 +76,12 @@ class RestApi {
 
   HttpResponse PutMaintenance(const HttpRequest& request) {
     const std::string& cluster = request.PathParam("cluster");
-    auto body = request.JsonBody();
-    if (!body.ok()) return HttpResponse::Error(body.status());
-    if (Status s = CheckFields(*body, {"enabled"}); !s.ok()) return HttpResponse::Error(s);
-    if (!body->contains("enabled") || !(*body)["enabled"].is_boolean()) {
-      return BadField("enabled", "required: true or false");
-    }
+    Result<bool> enabled = ParseMaintenanceBody(request);
+    if (!enabled.ok()) return HttpResponse::Error(enabled.status());
     if (!backend_.leading()) return Forward(request, options_.forward_timeout);
     auto promise = std::make_shared<std::promise<OperationResult>>();
     std::future<OperationResult> future = promise->get_future();
-    Status requested = backend_.book().RequestMaintenance(cluster, (*body)["enabled"].get<bool>(),
+    Status requested = backend_.book().RequestMaintenance(cluster, *enabled,
                                                           [promise](const OperationResult& r) { promise->set_value(r); });
     if (!requested.ok()) return HttpResponse::Error(requested);
     if (future.wait_for(options_.maintenance_timeout) != std::future_status::ready) {
@@ -426,7 +395,52 @@ class RestApi {
   EventCache event_cache_;
 };
 
+Status FieldProblem(std::string_view field, std::string_view problem) {
+  return Status::InvalidArgument(fmt::format("field \"{}\": {}", field, problem));
+}
+
 }  // namespace
+
+Result<OperationRequest> ParseOperationBody(OperationKind kind, const HttpRequest& request) {
+  json body = json::object();
+  if (!request.body.empty() || kind == OperationKind::kFailover) {
+    BATON_ASSIGN_OR_RETURN(body, request.JsonBody());
+  }
+  const bool failover = kind == OperationKind::kFailover;
+  BATON_RETURN_IF_ERROR(failover ? CheckFields(body, {"to", "force", "timeout_ms"})
+                                 : CheckFields(body, {"to", "timeout_ms"}));
+  OperationRequest op;
+  op.kind = kind;
+  if (body.contains("to")) {
+    if (!body["to"].is_string() || body["to"].get<std::string>().empty()) {
+      return FieldProblem("to", "must be a non-empty instance id");
+    }
+    op.to = body["to"].get<std::string>();
+  } else if (failover) {
+    return FieldProblem("to", "required: the instance to promote");
+  }
+  if (body.contains("force")) {
+    if (!body["force"].is_boolean()) return FieldProblem("force", "must be true or false");
+    op.force = body["force"].get<bool>();
+  }
+  if (body.contains("timeout_ms")) {
+    const json& t = body["timeout_ms"];
+    if (!t.is_number_unsigned() || t.get<uint64_t>() < 1 || t.get<uint64_t>() > kMaxOperationTimeoutMs) {
+      return FieldProblem("timeout_ms", fmt::format("must be an integer in 1..{}", kMaxOperationTimeoutMs));
+    }
+    op.timeout = std::chrono::milliseconds(t.get<int64_t>());
+  }
+  return op;
+}
+
+Result<bool> ParseMaintenanceBody(const HttpRequest& request) {
+  BATON_ASSIGN_OR_RETURN(json body, request.JsonBody());
+  BATON_RETURN_IF_ERROR(CheckFields(body, {"enabled"}));
+  if (!body.contains("enabled") || !body["enabled"].is_boolean()) {
+    return FieldProblem("enabled", "required: true or false");
+  }
+  return body["enabled"].get<bool>();
+}
 
 void AddRestRoutes(Router& router, RestBackend& backend, RestOptions options) {
   auto api = std::make_shared<RestApi>(backend, options);

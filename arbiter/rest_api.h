@@ -62,4 +62,13 @@ struct RestOptions {
 // Adds the /v1 routes (and GET / when a page is given) to `router`.
 void AddRestRoutes(Router& router, RestBackend& backend, RestOptions options);
 
+// The bodies of the cluster operations, checked before anything is forwarded
+// or decided; pure functions of the request (the fuzz targets call them).
+// INVALID_ARGUMENT for malformed JSON and as `field "X": why` otherwise.
+//  POST /v1/clusters/{c}/switchover: optional body {"to", "timeout_ms"}.
+//  POST /v1/clusters/{c}/failover: {"to" (required), "force", "timeout_ms"}.
+Result<OperationRequest> ParseOperationBody(OperationKind kind, const HttpRequest& request);
+//  PUT /v1/clusters/{c}/maintenance: {"enabled": true|false}.
+Result<bool> ParseMaintenanceBody(const HttpRequest& request);
+
 }  // namespace baton::arbiter

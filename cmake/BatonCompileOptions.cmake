@@ -8,6 +8,21 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   target_compile_options(baton_warnings INTERFACE -Wthread-safety)
 endif()
 
+# -DBATON_FUZZ=ON: libFuzzer coverage in every library (fuzzer-no-link) with
+# ASan+UBSan; only the fuzz targets link libFuzzer itself (baton_add_fuzzer).
+if(BATON_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "BATON_FUZZ=ON needs clang for libFuzzer: -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  if(NOT BATON_SANITIZE STREQUAL "")
+    message(FATAL_ERROR "BATON_FUZZ=ON brings its own sanitizers (ASan+UBSan); leave BATON_SANITIZE empty")
+  endif()
+  # Line tables are enough for symbolized stack traces and build much faster than -g.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined -gline-tables-only)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 if(BATON_SANITIZE STREQUAL "address")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
@@ -32,4 +47,14 @@ function(baton_add_test name)
   if(ARG_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
   endif()
+endfunction()
+
+# baton_add_fuzzer(name SOURCES ... LIBS ...): the libFuzzer binary fuzz_<name>
+# (needs -DBATON_FUZZ=ON), part of the `baton_fuzzers` target.
+function(baton_add_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(fuzz_${name} ${ARG_SOURCES})
+  target_link_libraries(fuzz_${name} PRIVATE ${ARG_LIBS} baton_warnings)
+  target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+  add_dependencies(baton_fuzzers fuzz_${name})
 endfunction()
