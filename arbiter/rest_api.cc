@@ -164,7 +164,7 @@ class RestApi {
     if (!cluster.empty()) {
       accept = [&cluster](const std::string& stored) {
         json doc = json::parse(stored, nullptr, /*allow_exceptions=*/false);
-        return doc.is_object() && doc.value("cluster", "") == cluster;
+        return StringFieldOrEmpty(doc, "cluster") == cluster;
       };
     }
     auto events = store->second->ReadEvents(limit, accept, &event_cache_);

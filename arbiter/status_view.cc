@@ -201,7 +201,8 @@ json FollowerClusterView(const std::string& name, const ClusterState& state, con
   if (view.contains("instances") && view["instances"].is_array()) {
     for (json& instance : view["instances"]) {
       if (!instance.is_object()) continue;
-      const std::string id = instance.value("id", "");
+      // A non-string id is no member's (found by the rest fuzz target).
+      const std::string id = StringFieldOrEmpty(instance, "id");
       instance["sync"] = std::find(state.sync_set.begin(), state.sync_set.end(), id) != state.sync_set.end();
       if (instance.contains("last_report_ms_ago") && instance["last_report_ms_ago"].is_number_integer() &&
           instance["last_report_ms_ago"].get<int64_t>() >= 0) {
@@ -210,6 +211,12 @@ json FollowerClusterView(const std::string& name, const ClusterState& state, con
     }
   }
   return view;
+}
+
+std::string StringFieldOrEmpty(const json& doc, std::string_view key) {
+  if (!doc.is_object()) return "";
+  const auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 Status CheckFields(const json& body, std::initializer_list<std::string_view> allowed) {

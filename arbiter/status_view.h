@@ -39,6 +39,10 @@ Result<ClusterConfig> ApplyConfigUpdate(const ClusterConfig& current, const nloh
 // INVALID_ARGUMENT naming the first field of `body` (a JSON object, else
 // an error saying so) not in `allowed`.
 Status CheckFields(const nlohmann::json& body, std::initializer_list<std::string_view> allowed);
+// doc[key] when `doc` is an object with a string there, else "": for JSON
+// read back from ZooKeeper, which may be another version's or damaged and
+// must not make a handler throw (nlohmann's value() throws on a wrong type).
+std::string StringFieldOrEmpty(const nlohmann::json& doc, std::string_view key);
 
 // An event as GET /v1/events shows it: the stored JSON with "seq" and an
 // ISO-8601 "time" added.

@@ -396,5 +396,22 @@ TEST(StatusViewTest, AFollowerOverlaysTheStoredStateAndAgesTheObservation) {
   EXPECT_EQ(never["instances"][0]["role"], "unknown");
 }
 
+// Regression (tests/fuzz rest target): an observation whose instance id is
+// not a string made the follower's view throw, so GET /v1/clusters/{c}
+// answered 500 on every follower until the leader published again.
+TEST(StatusViewTest, AFollowerToleratesAnObservationWithANonStringInstanceId) {
+  ClusterState stored;
+  stored.active = "g1";
+  stored.members = {{"g1", "a:1"}, {"g2", "b:1"}};
+  stored.sync_set = {"g2"};
+  const std::string observed =
+      R"({"as_of_ms": 1000, "instances": [{"id": 20}, {"id": "g2"}], "mirror": {"targets": []}, "operation": {}})";
+  nlohmann::json view;
+  ASSERT_NO_THROW(view = FollowerClusterView("c1", stored, ClusterConfig{}, observed, 1300));
+  EXPECT_EQ(view["instances"][0]["sync"], false);
+  EXPECT_EQ(view["instances"][1]["sync"], true);
+  EXPECT_EQ(view["observed_age_ms"], 300);
+}
+
 }  // namespace
 }  // namespace baton::arbiter
