@@ -87,11 +87,18 @@ void HttpServer::Impl::Handle(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPS
     spdlog::error("http {} {}: {}", in.getMethod(), in.getURI(), e.what());
     response = HttpResponse::Error(Status::Internal("internal error; see the server log"));
   }
+  if (response.status < 100 || response.status > 599) response.status = 500;
+  // Counted before the answer leaves, so a client that has its answer finds
+  // it in /metrics (the duration is the handling, not the transmission).
+  try {
+    Record(in.getMethod(), route, response.status, start);
+  } catch (const std::exception& e) {
+    spdlog::warn("http: recording metrics failed: {}", e.what());
+  }
   try {
     if (body == BodyState::kUnread) DrainUnreadBody(in);
     // Reuse the connection only when its request was consumed exactly.
     if (body != BodyState::kRead) out.setKeepAlive(false);
-    if (response.status < 100 || response.status > 599) response.status = 500;
     out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
     out.setContentType(response.content_type);
     for (const auto& [name, value] : response.headers) out.add(name, value);
@@ -105,11 +112,6 @@ void HttpServer::Impl::Handle(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPS
   if (admitted) {
     MutexLock lock(&mu_);
     if (--in_flight_ == 0) idle_cv_.SignalAll();
-  }
-  try {
-    Record(in.getMethod(), route, response.status, start);
-  } catch (const std::exception& e) {
-    spdlog::warn("http: recording metrics failed: {}", e.what());
   }
 }
 
