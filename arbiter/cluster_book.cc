@@ -165,13 +165,16 @@ void ClusterBook::PushToMembers(
 }
 
 void ClusterBook::PushGrants(Cluster& cluster, MonoTime now) {
-  PushToMembers(cluster, [&](const std::string& id, const InstanceReport& report) -> std::optional<v1::HeartbeatResponse> {
+  // Clang analyses a lambda on its own; PushToMembers runs this one under mu_.
+  auto grant = [&](const std::string& id, const InstanceReport& report)
+                   NO_THREAD_SAFETY_ANALYSIS -> std::optional<v1::HeartbeatResponse> {
     std::optional<v1::Assignment> assignment = GrantLocked(cluster, id, report, now);
     if (!assignment) return std::nullopt;
     v1::HeartbeatResponse response;
     *response.mutable_assignment() = std::move(*assignment);
     return response;
-  });
+  };
+  PushToMembers(cluster, grant);
 }
 
 std::vector<StreamPush> ClusterBook::TakePushes() {

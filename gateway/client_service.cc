@@ -218,8 +218,10 @@ void ClientService::ForwardToPeers(std::shared_ptr<SyncMirrorCall> call) {
         return;
       }
       auto batches_left = std::make_shared<std::atomic<size_t>>(state.follow_ups.size());
-      for (auto& [op, batch] : state.follow_ups) {
-        call->peers[p]->SendAsync(&batch, [this, call, p, op, batches_left](Status again) {
+      for (auto& [follow_up_op, follow_up] : state.follow_ups) {
+        // A named copy: clang 14 cannot capture a structured binding.
+        const auto op = follow_up_op;
+        call->peers[p]->SendAsync(&follow_up, [this, call, p, op, batches_left](Status again) {
           SyncMirrorCall::PeerState& state = call->peer_states[p];
           const MirrorBatch& batch = state.follow_ups.at(op);
           // The follow-up's answer is the target's answer for those items.

@@ -16,7 +16,6 @@ struct Version {
     const int c = a.origin.compare(b.origin);
     return c < 0 ? std::strong_ordering::less : (c > 0 ? std::strong_ordering::greater : std::strong_ordering::equal);
   }
-  friend bool operator==(const Version& a, const Version& b) = default;
 };
 
 std::string Text(const Version& v) { return "(" + std::to_string(v.timestamp) + ", " + v.origin + ")"; }

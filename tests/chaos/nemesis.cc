@@ -185,22 +185,22 @@ void Nemesis::Begin(size_t i) {
     case FaultKind::kKillGateway: {
       auto [g, who] = pick_member(gateway_usable);
       if (g < 0) return fail("no running gateway in " + ClusterName(f.cluster));
-      return done(mesh_.KillGateway(g), "kill -9 gateway " + who, [this, g] { return mesh_.StartGateway(g); });
+      return done(mesh_.KillGateway(g), "kill -9 gateway " + who, [this, g = g] { return mesh_.StartGateway(g); });
     }
     case FaultKind::kPauseGateway: {
       auto [g, who] = pick_member(gateway_usable);
       if (g < 0) return fail("no running gateway in " + ClusterName(f.cluster));
-      return done(mesh_.PauseGateway(g), "SIGSTOP gateway " + who, [this, g] { return mesh_.ResumeGateway(g); });
+      return done(mesh_.PauseGateway(g), "SIGSTOP gateway " + who, [this, g = g] { return mesh_.ResumeGateway(g); });
     }
     case FaultKind::kKillAgent: {
       auto [g, who] = pick_member(agent_usable);
       if (g < 0) return fail("no running agent in " + ClusterName(f.cluster));
-      return done(mesh_.KillAgent(g), "kill -9 agent of " + who, [this, g] { return mesh_.StartAgent(g); });
+      return done(mesh_.KillAgent(g), "kill -9 agent of " + who, [this, g = g] { return mesh_.StartAgent(g); });
     }
     case FaultKind::kPauseAgent: {
       auto [g, who] = pick_member(agent_usable);
       if (g < 0) return fail("no running agent in " + ClusterName(f.cluster));
-      return done(mesh_.PauseAgent(g), "SIGSTOP agent of " + who, [this, g] { return mesh_.ResumeAgent(g); });
+      return done(mesh_.PauseAgent(g), "SIGSTOP agent of " + who, [this, g = g] { return mesh_.ResumeAgent(g); });
     }
     case FaultKind::kKillArbiter: {
       const int x = pick_arbiter();
@@ -252,7 +252,7 @@ void Nemesis::Begin(size_t i) {
       auto [g, who] = pick_member([](int) { return true; });
       if (g < 0) return fail("no gateway in " + ClusterName(f.cluster));
       return done(mesh_.CutFromArbiters(g), "partition " + who + " from every arbiter",
-                  [this, g] { return mesh_.HealFromArbiters(g); });
+                  [this, g = g] { return mesh_.HealFromArbiters(g); });
     }
   }
 }
