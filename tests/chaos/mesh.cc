@@ -30,22 +30,6 @@ std::string Tail(const std::string& path, size_t lines) {
   return text;
 }
 
-// True once every thread of `pid` is stopped (state T): SIGSTOP is delivered
-// asynchronously, and a thread still running could ack one more write.
-bool AllThreadsStopped(pid_t pid) {
-  std::error_code ec;
-  bool any = false;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream in(task.path() / "stat");
-    std::string line;
-    std::getline(in, line);
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos || close + 2 >= line.size()) continue;
-    if (line[close + 2] != 'T' && line[close + 2] != 't') return false;
-    any = true;
-  }
-  return any;
-}
 
 std::string MakeRunDir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -287,7 +271,7 @@ Status Mesh::Signal(std::optional<Daemon>& daemon, bool* paused, int signal, con
   *paused = signal == SIGSTOP;
   if (signal == SIGSTOP) {
     const pid_t pid = p.pid();
-    if (!baton::testing::WaitFor([&] { return AllThreadsStopped(pid) || p.Exited(); }, milliseconds(5000),
+    if (!baton::testing::WaitFor([&] { return baton::testing::AllThreadsStopped(pid) || p.Exited(); }, milliseconds(5000),
                                  milliseconds(2))) {
       return Status::DeadlineExceeded(what + " (pid " + std::to_string(pid) + ") not stopped 5 s after SIGSTOP");
     }

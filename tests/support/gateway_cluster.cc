@@ -52,24 +52,6 @@ std::string ReadFrom(const std::string& path, uint64_t offset) {
 
 std::string Position(const v1::LogPosition& p) { return std::to_string(p.epoch()) + ":" + std::to_string(p.seq()); }
 
-// True once every thread of `pid` is stopped (state T): SIGSTOP is delivered
-// asynchronously, and a thread still running could ack one more write.
-bool AllThreadsStopped(pid_t pid) {
-  std::error_code ec;
-  bool any = false;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream in(task.path() / "stat");
-    std::string line;
-    std::getline(in, line);
-    // "tid (comm) S ...": comm may hold spaces and parentheses.
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos || close + 2 >= line.size()) continue;  // the thread just exited
-    if (line[close + 2] != 'T' && line[close + 2] != 't') return false;
-    any = true;
-  }
-  return any;
-}
-
 }  // namespace
 
 GatewayCluster::GatewayCluster(Options options) : options_(std::move(options)) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 
+#include <sys/types.h>
+
 namespace baton::testing {
 
 // A TCP port on 127.0.0.1 that was free a moment ago: binds port 0, reads the
@@ -20,6 +22,12 @@ uint16_t PickFreePort();
 // in time still counts.
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
              std::chrono::milliseconds poll = std::chrono::milliseconds(10));
+
+// True once every thread of `pid` is stopped (state T or t in
+// /proc/<pid>/task/*/stat): SIGSTOP is delivered asynchronously, and a thread
+// still running could ack one more write. False for a process with no threads
+// left (it exited).
+bool AllThreadsStopped(pid_t pid);
 
 }  // namespace baton::testing
 
