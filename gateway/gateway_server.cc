@@ -517,6 +517,9 @@ void GatewayServer::Stop() {
   if (replication_) replication_->Shutdown();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (wal_) wal_->Shutdown();
+  // The write path's threads run callbacks into service_ and source_, which
+  // are destroyed before writes_ (members go in reverse order): join them now.
+  if (writes_) writes_->Shutdown();
   RemovePid();
 }
 

@@ -62,6 +62,11 @@ class WritePath {
   // when the write path is shutting down.
   Status Flush();
 
+  // Stops the committer and completer threads (GroupCommitLog::Stop): once
+  // it returns no WriteDone or AckGate runs any more, so the services those
+  // callbacks reach may go; later writes fail with UNAVAILABLE.
+  void Shutdown() { log_->Stop(); }
+
   // Starts epoch `epoch` in the log: on the committer thread, between two
   // batches, `on_epoch_start(epoch, first_seq)` runs (it must make the epoch
   // current in the log) and a kEpochStart record is written at first_seq.

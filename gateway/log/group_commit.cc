@@ -12,14 +12,16 @@ GroupCommitLog::GroupCommitLog(Wal& wal, GroupCommitHooks hooks, GroupCommitOpti
   committer_ = std::thread([this] { CommitterLoop(); });
 }
 
-GroupCommitLog::~GroupCommitLog() {
+GroupCommitLog::~GroupCommitLog() { Stop(); }
+
+void GroupCommitLog::Stop() {
   {
     MutexLock lock(&mu_);
     stopping_ = true;
     work_.SignalAll();
   }
-  committer_.join();
-  completer_.join();
+  if (committer_.joinable()) committer_.join();
+  if (completer_.joinable()) completer_.join();
 }
 
 void GroupCommitLog::Submit(CommitItem* item, Done done) {

@@ -75,8 +75,8 @@ struct GroupCommitHooks {
 };
 
 // Thread-safe. `wal` must outlive this object; no other caller may append to
-// `wal` while this object is in use (positions would interleave). The
-// destructor completes every item still queued with UNAVAILABLE.
+// `wal` while this object is in use (positions would interleave). Stop()
+// (or the destructor) completes every item still queued with UNAVAILABLE.
 class GroupCommitLog {
  public:
   // Called on the completion thread once the item's batch is durable and
@@ -88,6 +88,11 @@ class GroupCommitLog {
   ~GroupCommitLog();
   GroupCommitLog(const GroupCommitLog&) = delete;
   GroupCommitLog& operator=(const GroupCommitLog&) = delete;
+
+  // Fails what is queued, lets the batch in flight finish and joins both
+  // threads: once it returns no Done runs any more, and later items fail
+  // at once with UNAVAILABLE. Idempotent; the owner calls it, never a Done.
+  void Stop() EXCLUDES(mu_);
 
   // Queues `item` for the next batch; `done` runs when it completes. `item`
   // must stay valid until then.

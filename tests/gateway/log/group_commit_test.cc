@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -246,6 +248,57 @@ TEST_F(GroupCommitTest, HooksRunOneBatchAtATimeAndBatchesRespectTheCap) {
   EXPECT_EQ(applied_items, static_cast<size_t>(kThreads * kCommits));
   EXPECT_LE(largest_batch, 5u);
   EXPECT_EQ(wal_->last_position().seq, static_cast<uint64_t>(kThreads * kCommits));
+}
+
+TEST_F(GroupCommitTest, StopFinishesTheBatchInFlightFailsTheQueueAndRunsNoDoneAfterIt) {
+  GroupCommitLog log(*wal_, GroupCommitHooks{});
+  constexpr size_t kItems = 4;
+  std::vector<CommitItem> items(kItems);
+  std::vector<std::optional<Status>> done(kItems);
+  std::atomic<int> done_count{0};
+  Mutex mu;
+  auto submit = [&](size_t i) {
+    items[i].payload = "x";
+    log.Submit(&items[i], [&, i](CommitItem* item) {
+      MutexLock lock(&mu);
+      done[i] = item->status;
+      ++done_count;
+    });
+  };
+  // The first item's fsync is held, so the others queue up behind it.
+  fs_.CloseSyncGate();
+  submit(0);
+  ASSERT_TRUE(fs_.WaitForBlockedSyncs(1, 10s));
+  for (size_t i = 1; i < kItems; ++i) submit(i);
+  ASSERT_TRUE(WaitUntil([&] { return log.queued() == kItems; }));
+  // Stop() waits for the batch in flight (its fsync still held), then fails
+  // the rest.
+  std::thread stopper([&] { log.Stop(); });
+  // Stop() has begun once a new item fails on the submitting thread; until
+  // then each probe just queues up (nothing commits while the gate is shut).
+  std::deque<CommitItem> probes;
+  std::deque<std::atomic<bool>> probe_done;
+  const bool refused = WaitUntil([&] {
+    probes.emplace_back();
+    std::atomic<bool>* flag = &probe_done.emplace_back(false);
+    log.Submit(&probes.back(), [flag](CommitItem*) { *flag = true; });
+    return flag->load();
+  });
+  fs_.OpenSyncGate();  // also on failure: never leave the committer parked
+  stopper.join();
+  ASSERT_TRUE(refused) << "Stop() never began";
+  // Once Stop() returned every Done has run: the one durable write with OK,
+  // the queued ones with UNAVAILABLE.
+  MutexLock lock(&mu);
+  ASSERT_EQ(done_count.load(), static_cast<int>(kItems));
+  EXPECT_TRUE(done[0]->ok()) << done[0]->ToString();
+  for (size_t i = 1; i < kItems; ++i) EXPECT_EQ(done[i]->code(), StatusCode::kUnavailable) << i;
+  for (const std::atomic<bool>& probe : probe_done) EXPECT_TRUE(probe.load()) << "a queued probe never completed";
+  EXPECT_EQ(wal_->durable_position().seq, 1u);
+  // Later items fail at once, on the caller's thread.
+  CommitItem late;
+  EXPECT_EQ(log.Commit(&late).code(), StatusCode::kUnavailable);
+  log.Stop();  // idempotent
 }
 
 }  // namespace
