@@ -22,7 +22,10 @@ std::vector<std::string> Candidates(std::vector<std::string> children) {
 Election::Election(ZkClient& zk, std::string dir, std::string data, OnChange on_change)
     : zk_(zk), dir_(std::move(dir)), data_(std::move(data)), on_change_(std::move(on_change)) {}
 
-Election::~Election() = default;
+Election::~Election() {
+  MutexLock lock(&lifetime_->mu);  // a running watch callback finishes first
+  lifetime_->alive = false;
+}
 
 Status Election::Start() {
   BATON_RETURN_IF_ERROR(zk_.EnsurePath(dir_));
@@ -70,7 +73,9 @@ void Election::Evaluate() {
       return;
     }
     const std::string predecessor = dir_ + "/" + *(own - 1);
-    auto exists = zk_.ExistsW(predecessor, [this](const ZkWatchEvent& event) {
+    auto exists = zk_.ExistsW(predecessor, [this, lifetime = lifetime_](const ZkWatchEvent& event) {
+      MutexLock alive_lock(&lifetime->mu);
+      if (!lifetime->alive) return;  // the election is gone; its client is not
       if (event.type == ZkEventType::kSession) {
         {
           MutexLock lock(&mu_);

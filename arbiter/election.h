@@ -12,9 +12,13 @@
 //
 // Thread-safety: thread-safe. on_change runs on the ZkClient's dispatcher
 // thread, never concurrently with itself. `zk` must outlive the election.
+// The destructor waits for a watch callback that is running, and a watch
+// that fires afterwards does nothing: the election may go before its
+// client. It must not be destroyed from its own on_change.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/mutex.h"
@@ -58,6 +62,14 @@ class Election {
   const std::string dir_;
   const std::string data_;
   const OnChange on_change_;
+
+  // Shared with the watch callbacks the ZkClient holds, which may outlive
+  // this object: they run under `mu` and only while `alive`.
+  struct Lifetime {
+    Mutex mu;
+    bool alive GUARDED_BY(mu) = true;
+  };
+  const std::shared_ptr<Lifetime> lifetime_ = std::make_shared<Lifetime>();
 
   mutable Mutex mu_;
   std::string own_path_ GUARDED_BY(mu_);

@@ -82,6 +82,44 @@ TEST_F(ArbiterElectionTest, LowestLeadsAndTheNextTakesOverWhenItsSessionEnds) {
   ASSERT_TRUE(WaitFor([&] { return extra.election->is_leader(); }, 10s));
 }
 
+// Regression (found by TSan): the predecessor watch captured the election,
+// so one that fired after the election was destroyed, on a client that was
+// not, ran on freed memory (the arbiter drops its election before its
+// session). Under ASan this failed with a heap-use-after-free.
+TEST_F(ArbiterElectionTest, AWatchFiringAfterTheElectionIsGoneTouchesNothing) {
+  auto leader_zk = Connect();
+  auto follower_zk = Connect();
+  ASSERT_NE(leader_zk, nullptr);
+  ASSERT_NE(follower_zk, nullptr);
+  const std::string dir = "/baton/arbiter/election";
+  auto leader = std::make_unique<Election>(*leader_zk, dir, "{}", nullptr);
+  ASSERT_TRUE(leader->Start().ok());
+  std::atomic<int> changes{0};
+  auto follower = std::make_unique<Election>(*follower_zk, dir, "{}", [&](bool) { changes.fetch_add(1); });
+  ASSERT_TRUE(follower->Start().ok());
+  ASSERT_FALSE(follower->is_leader());
+  const std::string watched = leader->own_path();
+
+  follower.reset();  // its watch on the leader's znode stays with follower_zk
+  leader.reset();
+  leader_zk.reset();  // the session ends: the watched znode goes, the watch fires
+  // Events reach the dispatcher in order: once a watch armed later on a node
+  // created later has run, the election's watch has run too.
+  std::atomic<bool> marker_seen{false};
+  auto marker = follower_zk->ExistsW("/baton/marker", [&](const ZkWatchEvent&) { marker_seen = true; });
+  ASSERT_TRUE(marker.ok()) << marker.status();
+  // ZooKeeper delivers a watch event before the read that sees the change.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto stat = follower_zk->Exists(watched);
+        return stat.ok() && !stat->has_value();
+      },
+      10s));
+  ASSERT_TRUE(follower_zk->Create("/baton/marker", "", CreateMode::kPersistent).ok());
+  ASSERT_TRUE(WaitFor([&] { return marker_seen.load(); }, 10s));
+  EXPECT_EQ(changes.load(), 0) << "on_change ran after the election was destroyed";
+}
+
 TEST_F(ArbiterElectionTest, GuardedWritesNeedTheWritersElectionZnodeAndTheStoredVersion) {
   auto zk = Connect();
   ASSERT_NE(zk, nullptr);
