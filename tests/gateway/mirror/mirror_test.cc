@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "gateway/gateway_server.h"
-#include "gateway/log/wal_reader.h"
 #include "tests/gateway/gateway_test_util.h"
+#include "tests/gateway/log/wal_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_util.h"
 
@@ -74,14 +74,14 @@ class MirrorTest : public ::testing::Test {
 
   // Seq of the last kWrite record in the server's log (0 if none).
   static uint64_t LastWriteSeq(GatewayServer& server) {
-    std::unique_ptr<WalReader> reader = server.wal().NewReader(server.wal().first_seq());
+    auto records = wal_test::ReadAll(server.wal(), server.wal().first_seq());
+    EXPECT_TRUE(records.ok()) << records.status();
     uint64_t last_write = 0;
-    while (true) {
-      auto record = reader->Next(std::chrono::milliseconds(0));
-      EXPECT_TRUE(record.ok()) << record.status();
-      if (!record.ok() || !record.value().has_value()) return last_write;
-      if (record.value()->type == RecordType::kWrite) last_write = record.value()->pos.seq;
+    if (!records.ok()) return last_write;
+    for (const LogRecord& record : *records) {
+      if (record.type == RecordType::kWrite) last_write = record.pos.seq;
     }
+    return last_write;
   }
 
   v1::MirrorPeerState PeerState() {
