@@ -207,14 +207,17 @@ int RunBatonctl(int argc, char** argv) {
   search->add_option("--k", args.k, "Neighbours to return (1..1000)");
 
   BenchOptions bench;
-  CLI::App* bench_cmd = app.add_subcommand("bench", "Concurrent write load: ops/s, latency percentiles, errors");
-  bench_cmd->add_option("--concurrency", bench.concurrency, "Client threads")->check(CLI::Range(1, 1024));
+  CLI::App* bench_cmd = app.add_subcommand("bench", "Concurrent load (writes, or Exists calls): ops/s, latency percentiles, errors");
+  bench_cmd->add_option("--concurrency", bench.concurrency, "Calls in flight, one per connection")->check(CLI::Range(1, 1024));
   bench_cmd->add_option("--count", bench.count, "Total operations (default: run for --duration-s)");
   bench_cmd->add_option("--duration-s", bench.duration_s, "Seconds to run when --count is not given")
       ->check(CLI::Range(0.1, 3600.0));
   bench_cmd->add_option("--dimension", bench.dimension, "Vector dimension")->check(CLI::Range(1, 65536));
   bench_cmd->add_option("--metadata-bytes", bench.metadata_bytes, "Metadata size")->check(CLI::Range(0, 65536));
-  bench_cmd->add_option("--op", bench.op, "insert | upsert")->check(CLI::IsMember({"insert", "upsert"}));
+  bench_cmd
+      ->add_option("--op", bench.op,
+                   "insert | upsert | exists (Exists of ids not stored: no write, no fsync; what a call costs)")
+      ->check(CLI::IsMember({"insert", "upsert", "exists"}));
   bench_cmd->add_option("--seed", bench.seed, "Random seed of the vectors");
 
   ControlArgs control;

@@ -41,7 +41,9 @@ struct BenchSlot {
   std::mt19937_64 rng;
   v1::InsertRequest insert;
   v1::UpsertRequest upsert;
+  v1::ExistsRequest exists;
   v1::WriteResult result;
+  v1::ExistsResponse exists_result;
   std::unique_ptr<grpc::ClientContext> context;
   Clock::time_point started;
   int64_t sent = 0;
@@ -116,13 +118,20 @@ class BenchRun {
       return;
     }
     const bool upsert = options_.op == "upsert";
-    v1::Object* object = upsert ? slot.upsert.mutable_object() : slot.insert.mutable_object();
-    object->set_id("bench-" + std::to_string(run_id_) + "-" + std::to_string(slot.index) + "-" +
-                   std::to_string(slot.sent++));
-    object->clear_vector();
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (int i = 0; i < options_.dimension; ++i) object->add_vector(dist(slot.rng));
-    slot.result.Clear();
+    const bool exists = options_.op == "exists";
+    std::string id = "bench-" + std::to_string(run_id_) + "-" + std::to_string(slot.index) + "-" +
+                     std::to_string(slot.sent++);
+    if (exists) {
+      slot.exists.set_id(std::move(id));
+      slot.exists_result.Clear();
+    } else {
+      v1::Object* object = upsert ? slot.upsert.mutable_object() : slot.insert.mutable_object();
+      object->set_id(std::move(id));
+      object->clear_vector();
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      for (int i = 0; i < options_.dimension; ++i) object->add_vector(dist(slot.rng));
+      slot.result.Clear();
+    }
     slot.context = std::make_unique<grpc::ClientContext>();
     slot.context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     slot.started = Clock::now();
@@ -136,7 +145,9 @@ class BenchRun {
       done_.fetch_add(1, std::memory_order_relaxed);
       Issue(slot);
     };
-    if (upsert) {
+    if (exists) {
+      slot.stub->async()->Exists(slot.context.get(), &slot.exists, &slot.exists_result, std::move(on_done));
+    } else if (upsert) {
       slot.stub->async()->Upsert(slot.context.get(), &slot.upsert, &slot.result, std::move(on_done));
     } else {
       slot.stub->async()->Insert(slot.context.get(), &slot.insert, &slot.result, std::move(on_done));

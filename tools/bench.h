@@ -1,5 +1,7 @@
-// `batonctl bench`: a bounded, concurrent write load against a gateway,
-// reporting throughput, latency percentiles and errors by status code.
+// `batonctl bench`: a bounded, concurrent load against a gateway (writes, or
+// Exists calls of ids that are not stored: the cheapest call the gateway
+// serves, which shows what one gRPC call costs), reporting throughput,
+// latency percentiles and errors by status code.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,7 @@ struct BenchOptions {
   double duration_s = 10;     // used when count == 0
   int dimension = 128;
   int metadata_bytes = 512;
-  std::string op = "insert";  // insert | upsert
+  std::string op = "insert";  // insert | upsert | exists
   uint64_t seed = 1;
 };
 
