@@ -95,6 +95,32 @@ Status ReadSyncSet(const json& value, std::vector<std::string>* out) {
   return Status::Ok();
 }
 
+// "sync_pending": {"g2": null, "g3": {"epoch": 4, "seq": 10}}.
+Status ReadSyncPending(const json& value, std::map<std::string, std::optional<StoredPosition>>* out) {
+  constexpr std::string_view field = "sync_pending";
+  if (!value.is_object()) return FieldError(kStateWhat, field, "must be an object of instance id -> position or null");
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    const std::string name = fmt::format("sync_pending.{}", it.key());
+    if (it.key().empty()) return FieldError(kStateWhat, field, "empty instance id");
+    std::optional<StoredPosition>& required = (*out)[it.key()];
+    if (it.value().is_null()) continue;
+    if (!it.value().is_object()) return FieldError(kStateWhat, name, "must be null or {\"epoch\": n, \"seq\": n}");
+    StoredPosition position;
+    for (auto part = it.value().begin(); part != it.value().end(); ++part) {
+      const std::string part_name = name + "." + part.key();
+      if (part.key() == "epoch") {
+        BATON_RETURN_IF_ERROR(ReadU64(kStateWhat, part_name, part.value(), &position.epoch));
+      } else if (part.key() == "seq") {
+        BATON_RETURN_IF_ERROR(ReadU64(kStateWhat, part_name, part.value(), &position.seq));
+      } else {
+        return FieldError(kStateWhat, part_name, "unknown field");
+      }
+    }
+    required = position;
+  }
+  return Status::Ok();
+}
+
 // The invariants ClusterState promises (and AssignmentFor relies on).
 Status ValidateState(ClusterState& state) {
   std::sort(state.sync_set.begin(), state.sync_set.end());
@@ -105,6 +131,11 @@ Status ValidateState(ClusterState& state) {
   for (const std::string& id : state.sync_set) {
     if (id == state.active) return FieldError(kStateWhat, "sync_set", fmt::format("contains the active \"{}\"", id));
     if (!state.members.contains(id)) return FieldError(kStateWhat, "sync_set", fmt::format("\"{}\" is not a member", id));
+  }
+  for (const auto& [id, required] : state.sync_pending) {
+    if (!std::binary_search(state.sync_set.begin(), state.sync_set.end(), id)) {
+      return FieldError(kStateWhat, "sync_pending", fmt::format("\"{}\" is not in the sync set", id));
+    }
   }
   return Status::Ok();
 }
@@ -118,7 +149,7 @@ std::string Dump(const json& doc) {
 
 bool ClusterState::operator==(const ClusterState& other) const {
   return epoch == other.epoch && active == other.active && members == other.members && sync_set == other.sync_set &&
-         maintenance == other.maintenance && zk_version == other.zk_version;
+         sync_pending == other.sync_pending && maintenance == other.maintenance && zk_version == other.zk_version;
 }
 
 bool ClusterConfig::operator==(const ClusterConfig& other) const {
@@ -134,10 +165,16 @@ std::string EncodeClusterState(const ClusterState& state) {
   }
   std::sort(sync_set.begin(), sync_set.end());
   sync_set.erase(std::unique(sync_set.begin(), sync_set.end()), sync_set.end());
+  json pending = json::object();
+  for (const auto& [id, required] : state.sync_pending) {
+    if (!std::binary_search(sync_set.begin(), sync_set.end(), id)) continue;
+    pending[id] = required ? json{{"epoch", required->epoch}, {"seq", required->seq}} : json(nullptr);
+  }
   json doc = {{"epoch", state.epoch},
               {"active", state.active},
               {"members", state.members},
               {"sync_set", sync_set},
+              {"sync_pending", pending},
               {"maintenance", state.maintenance}};
   return Dump(doc);
 }
@@ -153,6 +190,7 @@ Result<ClusterState> DecodeClusterState(std::string_view text) {
           {"active", [&](const json& v) { return ReadString(w, "active", v, &state.active); }},
           {"members", [&](const json& v) { return ReadMembers(v, &state.members); }},
           {"sync_set", [&](const json& v) { return ReadSyncSet(v, &state.sync_set); }},
+          {"sync_pending", [&](const json& v) { return ReadSyncPending(v, &state.sync_pending); }},
           {"maintenance", [&](const json& v) { return ReadBool(w, "maintenance", v, &state.maintenance); }},
       }));
   BATON_RETURN_IF_ERROR(ValidateState(state));

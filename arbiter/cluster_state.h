@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,13 @@
 #include "common/status.h"
 
 namespace baton::arbiter {
+
+// A log position as the arbiter stores it: (epoch, seq), ordered as the log.
+struct StoredPosition {
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  auto operator<=>(const StoredPosition&) const = default;
+};
 
 struct ClusterState {
   // Epoch of the current (or last) active; 0 before the first promotion.
@@ -29,6 +37,13 @@ struct ClusterState {
   // Standby ids whose acks count for `sync_standbys` and from which a new
   // active is chosen. Sorted, no duplicates, never contains `active`.
   std::vector<std::string> sync_set;
+  // Sync-set members not yet known to hold every acknowledged write
+  // (docs/arbiter.md, "Joining the sync set"): id -> the durable position it
+  // must reach. A member that joined at this epoch waits for the active to
+  // report enforcing it (nullopt until then; the active's durable position in
+  // that report is the bar); after a promotion every remaining member must
+  // reach the new active's durable position. Every key is in sync_set.
+  std::map<std::string, std::optional<StoredPosition>> sync_pending;
   // Automatic failover paused (issue 7 sets it through REST).
   bool maintenance = false;
 
@@ -59,7 +74,8 @@ struct ClusterConfig {
 std::string EncodeClusterState(const ClusterState& state);
 // INVALID_ARGUMENT naming the field on malformed input: not a JSON object,
 // an unknown field, a wrong type, an active or sync-set id that is not a
-// member, the active in the sync set. Missing fields keep their defaults; the
+// member, the active in the sync set, a pending id not in the sync set.
+// Missing fields keep their defaults; the
 // sync set comes back sorted and deduplicated. Never throws. Encode writes
 // that normal form (dropping the active and duplicates from the sync set).
 Result<ClusterState> DecodeClusterState(std::string_view json);

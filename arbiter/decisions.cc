@@ -36,6 +36,10 @@ std::string PositionText(const v1::LogPosition& position) {
   return fmt::format("{}:{}", position.epoch(), position.seq());
 }
 
+StoredPosition Stored(const v1::LogPosition& position) { return {position.epoch(), position.seq()}; }
+
+std::string PositionText(const StoredPosition& position) { return fmt::format("{}:{}", position.epoch, position.seq); }
+
 struct Candidate {
   std::string id;
   v1::LogPosition durable;
@@ -70,10 +74,12 @@ Decision Waiting(std::string what, MonoTime detected_at = {}) {
   return decision;
 }
 
-// Rule 1. Adds reporting instances as members (or updates their address) and
-// lets members that report as healthy standbys at the current epoch, caught
-// up with the active's reported durable position, join the sync set. nullopt
-// when nothing changes.
+// Rule 1. Adds reporting instances as members (or updates their address);
+// settles pending sync-set members (learns the bar from the active's report
+// that it enforces them, drops them once they report reaching it); and, when
+// nobody is pending, lets members that report as healthy standbys at the
+// current epoch, caught up with the active's reported durable position, join
+// the sync set as pending. nullopt when nothing changes.
 std::optional<Decision> Membership(const ClusterState& state, const ClusterConfig& config, const Reports& reports) {
   ClusterState next = state;
   std::vector<std::string> notes;
@@ -89,33 +95,64 @@ std::optional<Decision> Membership(const ClusterState& state, const ClusterConfi
     }
   }
   // A standby joins only once it holds what the active last reported
-  // durable: writes acknowledged under the smaller sync set before (with an
-  // empty one, by the active alone) must be on every member, since a member
-  // of the sync set may be promoted. So nobody joins while the active is
-  // not reporting as the healthy active of this epoch.
+  // durable, and counts as holding every acknowledged write only once it
+  // reaches what the active had when it began enforcing it (sync_pending,
+  // below): writes acknowledged before that under the smaller sync set (with
+  // an empty one, by the active alone) may be missing on it. So nobody joins
+  // while the active is not reporting as the healthy active of this epoch.
   const InstanceReport* active = Find(reports, state.active);
   const bool active_reports = active != nullptr && IsHealthy(*active) &&
                               active->heartbeat.role() == v1::ROLE_ACTIVE && active->heartbeat.epoch() == state.epoch;
+  std::vector<std::string> learned;
+  std::vector<std::string> settled;
+  for (auto it = next.sync_pending.begin(); it != next.sync_pending.end();) {
+    const std::string& id = it->first;
+    std::optional<StoredPosition>& required = it->second;
+    if (!required && active_reports) {
+      const auto& enforced = active->heartbeat.sync_enforced();
+      if (std::find(enforced.begin(), enforced.end(), id) != enforced.end()) {
+        required = Stored(active->heartbeat.durable());
+        learned.push_back(fmt::format("{} (must reach {})", id, PositionText(*required)));
+      }
+    }
+    // Durable positions only grow within a history, and a report at or past
+    // the bar means the member held everything up to it then.
+    const InstanceReport* report = Find(reports, id);
+    if (required && report != nullptr && Stored(report->heartbeat.durable()) >= *required) {
+      settled.push_back(id);
+      it = next.sync_pending.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // One batch of joins at a time: Promote's check for pending members
+  // (CoveredDespitePending) assumes they all joined under one assignment.
   std::vector<std::string> joined;
   for (const auto& [id, report] : reports) {
-    if (!active_reports) break;
+    if (!active_reports || !next.sync_pending.empty()) break;
     if (!next.members.contains(id) || id == next.active) continue;
     if (std::find(next.sync_set.begin(), next.sync_set.end(), id) != next.sync_set.end()) continue;
     if (EffectivePriority(config, id, &report) == 0) continue;
     const v1::Heartbeat& hb = report.heartbeat;
     if (hb.role() != v1::ROLE_STANDBY || hb.epoch() != state.epoch || !IsHealthy(report)) continue;
-    const v1::LogPosition& caught_up = active->heartbeat.durable();
-    if (std::make_pair(hb.durable().epoch(), hb.durable().seq()) < std::make_pair(caught_up.epoch(), caught_up.seq())) {
-      continue;
-    }
+    if (Stored(hb.durable()) < Stored(active->heartbeat.durable())) continue;
     next.sync_set.push_back(id);
     joined.push_back(id);
   }
-  if (notes.empty() && joined.empty()) return std::nullopt;
+  for (const std::string& id : joined) next.sync_pending[id] = std::nullopt;
+  if (notes.empty() && joined.empty() && learned.empty() && settled.empty()) return std::nullopt;
   std::sort(next.sync_set.begin(), next.sync_set.end());
   if (!joined.empty()) {
-    notes.push_back(fmt::format("{} join{} the sync set at epoch {}", fmt::join(joined, ","),
-                                joined.size() == 1 ? "s" : "", state.epoch));
+    notes.push_back(fmt::format("{} join{} the sync set at epoch {} (pending until {} reports enforcing {})",
+                                fmt::join(joined, ","), joined.size() == 1 ? "s" : "", state.epoch, state.active,
+                                joined.size() == 1 ? "it" : "them"));
+  }
+  if (!learned.empty()) {
+    notes.push_back(fmt::format("{} enforces {}", state.active, fmt::join(learned, ", ")));
+  }
+  if (!settled.empty()) {
+    notes.push_back(fmt::format("{} hold{} every acknowledged write", fmt::join(settled, ","),
+                                settled.size() == 1 ? "s" : ""));
   }
   Decision decision;
   decision.new_state = std::move(next);
@@ -145,6 +182,7 @@ Decision Bootstrap(const ClusterState& state, const ClusterConfig& config, const
   next.epoch = NextEpoch(state, reports);
   next.active = candidates.front().id;
   next.sync_set.clear();
+  next.sync_pending.clear();  // the new active has acknowledged nothing yet
   for (size_t i = 1; i < candidates.size(); ++i) next.sync_set.push_back(candidates[i].id);
   std::sort(next.sync_set.begin(), next.sync_set.end());
 
@@ -191,13 +229,60 @@ bool PositionBefore(const v1::LogPosition& a, const v1::LogPosition& b) {
   return std::make_pair(a.epoch(), a.seq()) < std::make_pair(b.epoch(), b.seq());
 }
 
-// The state after promoting `id`: a new epoch, `id` out of the sync set.
-ClusterState Promoted(const ClusterState& state, const Reports& reports, const std::string& id) {
+// The state after promoting `id`, which holds every acknowledged write at or
+// below `holds`: a new epoch, `id` out of the sync set, and every other
+// member pending until it reaches `holds` (the writes acknowledged before may
+// be on `id` alone).
+ClusterState Promoted(const ClusterState& state, const Reports& reports, const std::string& id,
+                      const v1::LogPosition& holds) {
   ClusterState next = state;
   next.epoch = NextEpoch(state, reports);
   next.active = id;
   next.sync_set.erase(std::remove(next.sync_set.begin(), next.sync_set.end(), id), next.sync_set.end());
+  next.sync_pending.clear();
+  for (const std::string& member : next.sync_set) next.sync_pending[member] = Stored(holds);
   return next;
+}
+
+// Empty when the fresh reports hold every write the active may have
+// acknowledged before it enforced the pending members; else what is still
+// missing. Either a fresh report is at or past a pending member's bar (it
+// holds all of them), or a quorum of the settled members does, by the rule
+// of their own sync set (the one those writes were acknowledged under).
+// Membership lets one batch join at a time, so that is the only older set.
+std::string UncoveredByPending(const ClusterState& state, const ClusterConfig& config,
+                               const std::vector<Candidate>& fresh) {
+  if (state.sync_pending.empty() || config.sync_standbys == 0) return {};
+  std::optional<StoredPosition> lowest_bar;
+  std::vector<std::string> pending;
+  for (const auto& [id, required] : state.sync_pending) {
+    pending.push_back(id);
+    if (required && (!lowest_bar || *required < *lowest_bar)) lowest_bar = *required;
+  }
+  if (lowest_bar) {
+    for (const Candidate& candidate : fresh) {
+      if (Stored(candidate.durable) >= *lowest_bar) return {};
+    }
+  }
+  std::vector<std::string> settled;
+  for (const std::string& id : state.sync_set) {
+    if (!state.sync_pending.contains(id) && id != state.active) settled.push_back(id);
+  }
+  size_t settled_fresh = 0;
+  for (const Candidate& candidate : fresh) {
+    if (std::find(settled.begin(), settled.end(), candidate.id) != settled.end()) ++settled_fresh;
+  }
+  const size_t k = std::min<size_t>(config.sync_standbys, settled.size());
+  const size_t needed = config.sync_standbys >= settled.size() ? settled.size() : settled.size() - k + 1;
+  if (!settled.empty() && settled_fresh >= needed) return {};
+  const std::string bar = lowest_bar ? fmt::format("a fresh report at or past {}", PositionText(*lowest_bar))
+                                     : fmt::format("a report of {} that it enforces them", state.active);
+  if (settled.empty()) {
+    return fmt::format("{}: {} may lack writes acknowledged without them", bar, IdList(pending));
+  }
+  return fmt::format("{}, or fresh reports from {} of the settled sync set {} ({} so far): {} may lack writes "
+                     "acknowledged without them",
+                     bar, needed, IdList(settled), settled_fresh, IdList(pending));
 }
 
 Decision Refused(std::string why) {
@@ -265,6 +350,9 @@ Decision Promote(const ClusterState& state, const ClusterConfig& config, const R
                                  fresh.size()),
                      failure.at);
     }
+    if (std::string uncovered = UncoveredByPending(state, config, fresh); !uncovered.empty()) {
+      return Waiting(std::move(uncovered), failure.at);
+    }
     std::sort(fresh.begin(), fresh.end(), Before);
     const Candidate& best = fresh.front();
     if (chosen != nullptr) {
@@ -290,7 +378,7 @@ Decision Promote(const ClusterState& state, const ClusterConfig& config, const R
 
   const PromotionReason reason = chosen != nullptr ? PromotionReason::kManualFailover : failure.reason;
   Decision decision;
-  decision.new_state = Promoted(state, reports, winner);
+  decision.new_state = Promoted(state, reports, winner, winner_durable);
   decision.reason = fmt::format("promote {} to active at epoch {} ({}: {}; {}, durable {})", winner,
                                 decision.new_state->epoch, PromotionReasonName(reason), failure.what, quorum_note,
                                 PositionText(winner_durable));
@@ -430,10 +518,11 @@ Decision ClusterDecider::DecideSwitchover(const ClusterState& state, const Clust
                                PositionText(candidate->heartbeat.durable())));
   }
   Decision decision;
-  decision.new_state = Promoted(state, reports, request.to);
+  decision.new_state = Promoted(state, reports, request.to, handed_over_at);
   if (EffectivePriority(config, state.active, active) > 0) {
     decision.new_state->sync_set.push_back(state.active);
     std::sort(decision.new_state->sync_set.begin(), decision.new_state->sync_set.end());
+    decision.new_state->sync_pending[state.active] = Stored(handed_over_at);  // settled by its next report
   }
   decision.reason = fmt::format("promote {} to active at epoch {} ({}: {} handed over at {}, {} durable {}; sync set {})",
                                 request.to, decision.new_state->epoch, PromotionReasonName(PromotionReason::kSwitchover),

@@ -106,13 +106,16 @@ class ClusterDecider {
 
   // What to do now. Rules, in order:
   //  1. Membership: a reporting instance of this cluster that is not a member
-  //     (or whose address changed) is added; a member with priority >= 1
-  //     that reports ROLE_STANDBY at the state's epoch, is healthy, and has
-  //     a durable position at or past the one the active (healthy, active at
-  //     that epoch) last reported joins the sync set. (Joining is safe only
-  //     once caught up: writes the active acknowledged under a smaller sync
-  //     set, or alone, are then on the new member too. Removing never
-  //     happens here.)
+  //     (or whose address changed) is added; while no member is pending, a
+  //     member with priority >= 1 that reports ROLE_STANDBY at the state's
+  //     epoch, is healthy, and has a durable position at or past the one the
+  //     active (healthy, active at that epoch) last reported joins the sync
+  //     set as pending (ClusterState::sync_pending). A pending member gets
+  //     its bar from the first report of that active that lists it in
+  //     sync_enforced (the active's durable position then: every write it
+  //     acknowledged without the member is at or below it), and stops being
+  //     pending once it reports a durable position at or past its bar.
+  //     Removing never happens here.
   //  2. Bootstrap (epoch 0, no active): once leader_since + lease + margin
   //     has passed, promote the best healthy reporting member with priority
   //     >= 1; the other healthy reporting members with priority >= 1 form
@@ -130,7 +133,13 @@ class ClusterDecider {
   //     least |sync_set| - k + 1 of them must have reported (k = effective sync_standbys), so that every
   //     acknowledged write is on one of them (k = 0 means no write is on
   //     any standby: all of them must report); the best is the highest
-  //     durable position, then priority, then the lowest id. A priority-0
+  //     durable position, then priority, then the lowest id. While members
+  //     are pending, the fresh reports must also hold what the active may
+  //     have acknowledged before it enforced them: one of them at or past a
+  //     pending member's bar, or a quorum of the settled members by this
+  //     same rule over their own set (none settled: wait). A promotion makes
+  //     every remaining member pending with the winner's durable position as
+  //     the bar. A priority-0
   //     member still counts for the quorum but is never promoted: if only
   //     such members hold the highest position, the decider waits. The new
   //     epoch is one above every epoch stored or reported (heartbeat,

@@ -49,6 +49,11 @@ void PutStored(json& view, const ClusterState& state, const ClusterConfig& confi
   view["active"] = state.active;
   view["maintenance"] = state.maintenance;
   view["sync_set"] = state.sync_set;
+  json pending = json::object();
+  for (const auto& [id, required] : state.sync_pending) {
+    pending[id] = required ? json{{"epoch", required->epoch}, {"seq", required->seq}} : json(nullptr);
+  }
+  view["sync_pending"] = pending;
   view["config"] = ConfigView(config);
 }
 

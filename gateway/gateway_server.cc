@@ -421,6 +421,12 @@ v1::GetStateResponse GatewayServer::State() {
   state.set_handing_over(HandingOver());
   state.set_role(role_->role());
   state.set_epoch(role_->epoch());
+  // Before the durable position: a write acknowledged without a standby
+  // marked sync here is at or below it (the arbiter's sync-set join relies
+  // on that, see Heartbeat.sync_enforced).
+  if (role_->role() == v1::ROLE_ACTIVE) {
+    for (v1::StandbyState& s : source_->States()) *state.add_standbys() = std::move(s);
+  }
   const LogPosition durable = wal_->durable_position();
   state.mutable_durable()->set_epoch(durable.epoch);
   state.mutable_durable()->set_seq(durable.seq);
@@ -438,9 +444,6 @@ v1::GetStateResponse GatewayServer::State() {
   state.set_active_address(role_->role() == v1::ROLE_ACTIVE ? config_.GetString("grpc.listen")
                                                             : role_->assignment().active_address());
   EpochHistory::ToProto(history_->entries(), state.mutable_epoch_history());
-  if (role_->role() == v1::ROLE_ACTIVE) {
-    for (v1::StandbyState& s : source_->States()) *state.add_standbys() = std::move(s);
-  }
   if (role_->role() == v1::ROLE_ACTIVE) {
     for (v1::MirrorPeerState& peer : mirror_->States()) *state.add_mirror_peers() = std::move(peer);
   }

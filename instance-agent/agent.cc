@@ -136,6 +136,11 @@ std::optional<v1::Heartbeat> Agent::MakeHeartbeat() {
     // Mirror delivery as the active sees it, for the arbiter's status
     // (docs/operator-api.md); empty on a standby.
     *heartbeat.mutable_mirror_peers() = state.mirror_peers();
+    if (state.role() == v1::ROLE_ACTIVE) {
+      for (const v1::StandbyState& standby : state.standbys()) {
+        if (standby.sync()) heartbeat.add_sync_enforced(standby.instance_id());
+      }
+    }
     if (snapshot.ok()) {
       heartbeat.set_probe_age_ms(static_cast<uint32_t>(
           std::chrono::ceil<std::chrono::milliseconds>(clock_.Now() - snapshot.started).count()));

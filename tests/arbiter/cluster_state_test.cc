@@ -31,6 +31,21 @@ TEST(ClusterStateJson, RoundTrip) {
   EXPECT_EQ(decoded->zk_version, -1);  // not part of the JSON
 }
 
+TEST(ClusterStateJson, PendingSyncMembersRoundTrip) {
+  ClusterState state = ThreeMembers();
+  state.sync_pending = {{"g2", std::nullopt}, {"g3", StoredPosition{7, 120}}};
+  const std::string json = EncodeClusterState(state);
+  EXPECT_THAT(json, HasSubstr(R"("sync_pending":{"g2":null,"g3":{"epoch":7,"seq":120}})"));
+  Result<ClusterState> decoded = DecodeClusterState(json);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, state);
+
+  // A state stored before sync_pending existed has nobody pending.
+  decoded = DecodeClusterState(R"({"epoch": 7, "members": {"g2": "x:1"}, "sync_set": ["g2"]})");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->sync_pending.empty());
+}
+
 TEST(ClusterStateJson, EmptyStateRoundTrips) {
   Result<ClusterState> decoded = DecodeClusterState(EncodeClusterState(ClusterState{}));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
@@ -93,6 +108,16 @@ INSTANTIATE_TEST_SUITE_P(
                  R"(cluster state: field "sync_set": contains the active "g1")"},
         BadInput{R"({"members": {"g1": "x:1"}, "sync_set": ["g2"]})",
                  R"(cluster state: field "sync_set": "g2" is not a member)"},
+        BadInput{R"({"sync_pending": []})",
+                 R"(cluster state: field "sync_pending": must be an object of instance id -> position or null)"},
+        BadInput{R"({"members": {"g2": "x:1"}, "sync_set": ["g2"], "sync_pending": {"g2": 5}})",
+                 R"(cluster state: field "sync_pending.g2": must be null or {"epoch": n, "seq": n})"},
+        BadInput{R"({"members": {"g2": "x:1"}, "sync_set": ["g2"], "sync_pending": {"g2": {"epoch": -1}}})",
+                 R"(cluster state: field "sync_pending.g2.epoch": must be an unsigned integer)"},
+        BadInput{R"({"members": {"g2": "x:1"}, "sync_set": ["g2"], "sync_pending": {"g2": {"sq": 1}}})",
+                 R"(cluster state: field "sync_pending.g2.sq": unknown field)"},
+        BadInput{R"({"members": {"g2": "x:1", "g3": "x:2"}, "sync_set": ["g2"], "sync_pending": {"g3": null}})",
+                 R"(cluster state: field "sync_pending": "g3" is not in the sync set)"},
         BadInput{R"([1, 2])", R"(cluster state: must be a JSON object)"}));
 
 TEST(ClusterStateJson, MalformedJsonIsInvalidArgument) {

@@ -13,6 +13,7 @@ using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 
 constexpr auto kLease = 2000ms;
 constexpr auto kMargin = 40ms;
@@ -244,6 +245,10 @@ TEST_F(DecisionsTest, NewActiveGetsALeaseToReportAndTheOldOneIsNotRenewedMeanwhi
   state_ = *d.new_state;  // persisted; g2 has not reported since
   reports_.erase("g2");
   d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_EQ(d.reason, "g3 holds every acknowledged write") << "g3 reported 4:100, the winner's position";
+  state_ = *d.new_state;
+  d = Decide();
   EXPECT_FALSE(d.new_state);
   EXPECT_EQ(d.waiting_for, "lease of g2: 2040 ms left");
   clock_.Advance(kLease + kMargin);  // g2 never reports: its silence is a failure
@@ -426,7 +431,7 @@ TEST_F(DecisionsTest, MemberReportingAsHealthyStandbyAtTheCurrentEpochJoinsTheSy
   Decision d = Decide();
   ASSERT_TRUE(d.new_state);
   EXPECT_THAT(d.new_state->sync_set, ElementsAre("g2", "g3"));
-  EXPECT_EQ(d.reason, "g3 joins the sync set at epoch 4");
+  EXPECT_EQ(d.reason, "g3 joins the sync set at epoch 4 (pending until g1 reports enforcing it)");
 
   Report("g2", v1::ROLE_STANDBY, 100).heartbeat.set_address("g2:7001");
   d = Decide();
@@ -468,7 +473,147 @@ TEST_F(DecisionsTest, AStandbyJoinsTheSyncSetOnlyOnceCaughtUpWithTheActive) {
   d = Decide();
   ASSERT_TRUE(d.new_state);
   EXPECT_THAT(d.new_state->sync_set, ElementsAre("g2"));
-  EXPECT_EQ(d.reason, "g2 joins the sync set at epoch 4");
+  EXPECT_EQ(d.reason, "g2 joins the sync set at epoch 4 (pending until g1 reports enforcing it)");
+}
+
+// The gap the join rule above left: g2 caught up with the active's last
+// report, but g1 went on acknowledging alone until it applied the assignment
+// that names g2. Were g1 to die in between, g2 would lack those writes. So
+// g2 is pending until g1 reports enforcing it and g2 reaches g1's durable
+// position of that report.
+TEST_F(DecisionsTest, AMemberJoiningAnEmptySyncSetIsPendingUntilItHoldsWhatTheActiveAckedAlone) {
+  state_.members.erase("g3");
+  reports_.erase("g3");
+  state_.sync_set.clear();
+  Report("g1", v1::ROLE_ACTIVE, 150);
+  Standby("g2", 150);
+  Decision d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_set, ElementsAre("g2"));
+  EXPECT_THAT(d.new_state->sync_pending, ElementsAre(Pair("g2", std::nullopt)));
+  state_ = *d.new_state;
+  const ClusterState joined = state_;
+
+  // g1 dies before it reported enforcing g2: nobody is promoted.
+  ActiveGone();
+  clock_.Advance(1ms);
+  Standby("g2", 160);
+  d = Decide();
+  EXPECT_FALSE(d.new_state);
+  EXPECT_EQ(d.waiting_for,
+            "a report of g1 that it enforces them: {g2} may lack writes acknowledged without them");
+
+  // Instead g1 lives and reports enforcing g2 at 4:170: that is g2's bar.
+  ClusterDecider decider(Timing(), clock_.Now() - 1h);
+  state_ = joined;
+  Report("g1", v1::ROLE_ACTIVE, 170).heartbeat.add_sync_enforced("g2");
+  Standby("g2", 165);
+  d = decider.Decide(state_, config_, reports_, clock_.Now());
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_pending, ElementsAre(Pair("g2", StoredPosition{4, 170})));
+  EXPECT_EQ(d.reason, "g1 enforces g2 (must reach 4:170)");
+  state_ = *d.new_state;
+  EXPECT_FALSE(decider.Decide(state_, config_, reports_, clock_.Now()).new_state) << "4:165 < 4:170";
+  Standby("g2", 170);
+  d = decider.Decide(state_, config_, reports_, clock_.Now());
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_pending, IsEmpty());
+  EXPECT_EQ(d.reason, "g2 holds every acknowledged write");
+}
+
+TEST_F(DecisionsTest, APendingMemberIsPromotableOnceItReachesItsBar) {
+  state_.members.erase("g3");
+  reports_.erase("g3");
+  state_.sync_set = {"g2"};
+  state_.sync_pending = {{"g2", StoredPosition{4, 170}}};
+  ActiveGone();
+  clock_.Advance(1ms);
+  Standby("g2", 169);
+  Decision d = Decide();
+  EXPECT_FALSE(d.new_state);
+  EXPECT_EQ(d.waiting_for,
+            "a fresh report at or past 4:170: {g2} may lack writes acknowledged without them");
+  Standby("g2", 175);
+  d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_FALSE(d.promotion) << "settling it comes first";
+  state_ = *d.new_state;
+  EXPECT_EQ(Promoted(Decide()), "g2");
+}
+
+// Two standbys join one sync standby at once with sync_standbys 2: the
+// quorum of the new set (2 of 3) could be the two newcomers, which may lack
+// what g1 acknowledged on g2 alone before it enforced them. Until one of
+// them is at its bar, the settled g2 must report too.
+TEST_F(DecisionsTest, WhileMembersArePendingTheSettledSetMustHoldTheOlderWrites) {
+  state_.members["g4"] = "g4:7000";
+  state_.sync_set = {"g2", "g3", "g4"};
+  state_.sync_pending = {{"g3", std::nullopt}, {"g4", StoredPosition{4, 200}}};
+  config_.sync_standbys = 2;
+  ActiveGone();
+  clock_.Advance(1ms);
+  Standby("g3", 190);
+  Standby("g4", 190);
+  Decision d = Decide();
+  EXPECT_FALSE(d.new_state);
+  EXPECT_EQ(d.waiting_for,
+            "a fresh report at or past 4:200, or fresh reports from 1 of the settled sync set {g2} (0 so far): "
+            "{g3,g4} may lack writes acknowledged without them");
+  Standby("g2", 180);
+  EXPECT_EQ(Promoted(Decide()), "g3");  // best of the three; holds everything g2 holds
+
+  // Or one of the batch at g4's bar: it holds every write acknowledged
+  // before the batch was enforced.
+  reports_.erase("g2");
+  Standby("g3", 205);
+  EXPECT_EQ(Promoted(Decide()), "g3");
+}
+
+TEST_F(DecisionsTest, NobodyJoinsWhileAMemberIsPending) {
+  state_.members["g4"] = "g4:7000";
+  state_.sync_set = {"g2", "g3"};
+  state_.sync_pending = {{"g3", std::nullopt}};
+  ActiveHealthy();
+  Standby("g2", 100);
+  Standby("g3", 90);
+  Standby("g4", 100);
+  EXPECT_FALSE(Decide().new_state);
+  Report("g1", v1::ROLE_ACTIVE, 100).heartbeat.add_sync_enforced("g3");
+  Decision d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_set, ElementsAre("g2", "g3")) << "g4 waits for g3 to settle";
+  state_ = *d.new_state;
+  Standby("g3", 100);
+  d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_set, ElementsAre("g2", "g3", "g4")) << "settled and joined in one change";
+  EXPECT_THAT(d.new_state->sync_pending, ElementsAre(Pair("g4", std::nullopt)));
+}
+
+// After a failover the writes of the old epoch may be on the winner alone
+// (here g3 lags): were g2 to die before g3 holds 4:120, promoting g3 would
+// lose them.
+TEST_F(DecisionsTest, APromotionLeavesTheOtherMembersPendingOnTheWinnersPosition) {
+  Decision d = FailOverWith(120, 1, 100, 1);
+  ASSERT_EQ(Promoted(d), "g2");
+  EXPECT_THAT(d.new_state->sync_set, ElementsAre("g3"));
+  EXPECT_THAT(d.new_state->sync_pending, ElementsAre(Pair("g3", StoredPosition{4, 120})));
+  state_ = *d.new_state;  // g2 active at epoch 5
+  Report("g2", v1::ROLE_ACTIVE, 0, 5).heartbeat.set_health(v1::HEALTH_DOWN);
+  reports_["g2"].heartbeat.set_gateway_process_gone(true);
+  EXPECT_FALSE(Decide().new_state);  // the detection
+  clock_.Advance(1ms);
+  Report("g3", v1::ROLE_STANDBY, 110, 4);
+  d = Decide();
+  EXPECT_FALSE(d.new_state);
+  EXPECT_EQ(d.waiting_for,
+            "a fresh report at or past 4:120: {g3} may lack writes acknowledged without them");
+  Report("g3", v1::ROLE_STANDBY, 120, 4);
+  d = Decide();
+  ASSERT_TRUE(d.new_state);
+  EXPECT_THAT(d.new_state->sync_pending, IsEmpty());
+  state_ = *d.new_state;
+  EXPECT_EQ(Promoted(Decide()), "g3");
 }
 
 TEST_F(DecisionsTest, HealthyActiveMeansNothingToDo) {

@@ -258,6 +258,9 @@ void RestSeeds() {
   Write("rest", "request_line", "iPUT /v1/clusters/c1/maintenance?x=1#frag\n{\"enabled\": false}");
   Write("rest", "stored_state", "j\n{\"epoch\": 3, \"active\": \"g1\", \"members\": {\"g1\": \"a:1\", \"g2\": \"b:2\"}, "
                                 "\"sync_set\": [\"g2\", \"g2\"], \"maintenance\": false}");
+  Write("rest", "stored_state_pending",
+        "j\n{\"epoch\": 5, \"active\": \"g1\", \"members\": {\"g1\": \"a:1\", \"g2\": \"b:2\", \"g3\": \"c:3\"}, "
+        "\"sync_set\": [\"g2\", \"g3\"], \"sync_pending\": {\"g2\": null, \"g3\": {\"epoch\": 4, \"seq\": 120}}}");
   Write("rest", "stored_config", "k\n{\"sync_standbys\": 1, \"priorities\": {\"g1\": 4294967295}, "
                                  "\"mirror_mode\": \"async\", \"version\": 7}");
   Write("rest", "stored_mirror_target", "l\n{\"name\": \"site-b\", \"cluster\": \"c2\", \"addresses\": [\"h:1\"]}");

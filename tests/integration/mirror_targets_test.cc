@@ -58,7 +58,7 @@ class MirrorTargetsTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor(
         [&] {
           auto stored = ha.ReadState();
-          return stored.ok() && stored->sync_set.size() == 1;
+          return stored.ok() && stored->sync_set.size() == 1 && stored->sync_pending.empty();
         },
         seconds(20), milliseconds(50)))
         << "no sync standby";

@@ -49,7 +49,7 @@ class OperatorApiTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor(
         [&] {
           auto stored = ha.ReadState();
-          return stored.ok() && stored->sync_set.size() == sync;
+          return stored.ok() && stored->sync_set.size() == sync && stored->sync_pending.empty();
         },
         seconds(20), milliseconds(50)))
         << "the sync set never reached " << sync << " members";
