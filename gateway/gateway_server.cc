@@ -125,7 +125,11 @@ Status GatewayServer::Recover() {
     index_pending_->Set(static_cast<double>(index_->pending_count()));
   });
   const bool standalone = config_.GetStringList("arbiter.addresses").empty();
-  role_ = std::make_unique<RoleState>(clock_, history_->last_epoch(), standalone);
+  // Under an arbiter it starts unassigned at the highest epoch it was ever
+  // told, so that it refuses what an older epoch sends it even after a
+  // restart; standalone it is active at its log's epoch.
+  role_ = std::make_unique<RoleState>(clock_, standalone ? history_->last_epoch() : history_->highest_epoch(),
+                                      standalone);
   if (!standalone) spdlog::info("arbiter.addresses is set: no role until the first assignment");
   objects_->Set(static_cast<double>(store_->size()));
   spdlog::info("recovered: {} objects, {} tombstones, log at {}, digest {:016x}", store_->size(),
@@ -370,6 +374,10 @@ Status GatewayServer::ApplyAssignment(const v1::Assignment& assignment, std::opt
     return Status::FailedPrecondition("assignment at epoch " + std::to_string(assignment.epoch()) +
                                       " is older than this gateway's epoch " + std::to_string(before_epoch));
   }
+  // Durable before the gateway acts on it (found by the chaos runner, seed
+  // 20261924: a standby killed after it was told of epoch 96, before any
+  // record of it arrived, came back at epoch 95).
+  BATON_RETURN_IF_ERROR(history_->RecordAssigned(assignment.epoch()).WithContext("recording the assigned epoch"));
   const bool handover = assignment.role() == v1::ROLE_ACTIVE && !assignment.handover_to().empty();
   if (assignment.role() == v1::ROLE_ACTIVE) {
     replication_->EndStreams();  // no replicated append from here on

@@ -45,11 +45,27 @@ uint64_t CommonPrefix(const std::vector<EpochStartEntry>& a, uint64_t a_last, co
 }
 
 EpochHistory::EpochHistory(FileSystem& fs, std::string dir)
-    : fs_(fs), dir_(std::move(dir)), path_(JoinPath(dir_, "epochs")) {}
+    : fs_(fs), dir_(std::move(dir)), path_(JoinPath(dir_, "epochs")), assigned_path_(JoinPath(dir_, "assigned_epoch")) {}
+
+Status EpochHistory::LoadAssignedLocked() {
+  assigned_epoch_ = 0;
+  BATON_ASSIGN_OR_RETURN(bool exists, fs_.FileExists(assigned_path_));
+  if (!exists) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(std::string text, fs_.ReadFileToString(assigned_path_));
+  std::istringstream in(text);
+  uint64_t epoch = 0;
+  std::string extra;
+  if (!(in >> epoch) || (in >> extra) || epoch == 0) {
+    return Status::DataLoss(assigned_path_ + ": expected one epoch number, got \"" + text.substr(0, 40) + "\"");
+  }
+  assigned_epoch_ = epoch;
+  return Status::Ok();
+}
 
 Status EpochHistory::Load() {
   MutexLock lock(&mu_);
   entries_.clear();
+  BATON_RETURN_IF_ERROR(LoadAssignedLocked());
   BATON_ASSIGN_OR_RETURN(bool exists, fs_.FileExists(path_));
   if (!exists) return Status::Ok();
   BATON_ASSIGN_OR_RETURN(std::string text, fs_.ReadFileToString(path_));
@@ -110,15 +126,32 @@ uint64_t EpochHistory::last_epoch() const {
   return entries_.empty() ? 0 : entries_.back().epoch;
 }
 
+uint64_t EpochHistory::highest_epoch() const {
+  MutexLock lock(&mu_);
+  return std::max(entries_.empty() ? 0 : entries_.back().epoch, assigned_epoch_);
+}
+
+Status EpochHistory::RecordAssigned(uint64_t epoch) {
+  MutexLock lock(&mu_);
+  if (epoch <= assigned_epoch_) return Status::Ok();
+  BATON_RETURN_IF_ERROR(WriteDurably(assigned_path_, std::to_string(epoch) + "\n"));
+  assigned_epoch_ = epoch;
+  return Status::Ok();
+}
+
 Status EpochHistory::PersistLocked() {
   std::string text;
   for (const EpochStartEntry& e : entries_) text += std::to_string(e.epoch) + " " + std::to_string(e.first_seq) + "\n";
-  const std::string tmp = path_ + ".tmp";
+  return WriteDurably(path_, text);
+}
+
+Status EpochHistory::WriteDurably(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
   BATON_ASSIGN_OR_RETURN(auto file, fs_.NewWritableFile(tmp));
   BATON_RETURN_IF_ERROR(file->Append(text));
   BATON_RETURN_IF_ERROR(file->Sync());
   BATON_RETURN_IF_ERROR(file->Close());
-  BATON_RETURN_IF_ERROR(fs_.RenameFile(tmp, path_));
+  BATON_RETURN_IF_ERROR(fs_.RenameFile(tmp, path));
   return fs_.SyncDir(dir_);
 }
 

@@ -6,6 +6,11 @@
 //
 // Persisted as the text file `<data_dir>/epochs` ("epoch first_seq" lines),
 // rewritten with temp + fsync + rename + dir fsync on every change.
+//
+// It also keeps the highest epoch this gateway was assigned (like Raft's
+// currentTerm), in `<data_dir>/assigned_epoch` (one decimal line, written the
+// same way): a standby told of a new epoch has no record of it yet, and
+// without this a restart would take it back to the log's older epoch.
 // Thread-safe (one internal mutex); `fs` must outlive it.
 #pragma once
 
@@ -54,20 +59,32 @@ class EpochHistory {
   // the snapshot's position).
   Status Replace(std::vector<EpochStartEntry> entries) EXCLUDES(mu_);
 
+  // Records that this gateway took an assignment at `epoch`; durable before
+  // it returns when the epoch is higher than every one recorded (no I/O
+  // otherwise).
+  Status RecordAssigned(uint64_t epoch) EXCLUDES(mu_);
+
   std::vector<EpochStartEntry> entries() const EXCLUDES(mu_);
   uint64_t last_epoch() const EXCLUDES(mu_);
+  // The higher of last_epoch() and the highest epoch recorded assigned: the
+  // epoch this gateway must never go below.
+  uint64_t highest_epoch() const EXCLUDES(mu_);
 
   static std::vector<EpochStartEntry> FromProto(const google::protobuf::RepeatedPtrField<v1::EpochStart>& in);
   static void ToProto(const std::vector<EpochStartEntry>& in, google::protobuf::RepeatedPtrField<v1::EpochStart>* out);
 
  private:
   Status PersistLocked() REQUIRES(mu_);
+  Status WriteDurably(const std::string& path, const std::string& text) REQUIRES(mu_);
+  Status LoadAssignedLocked() REQUIRES(mu_);
 
   FileSystem& fs_;
   const std::string dir_;
   const std::string path_;
   mutable Mutex mu_;
+  const std::string assigned_path_;
   std::vector<EpochStartEntry> entries_ GUARDED_BY(mu_);
+  uint64_t assigned_epoch_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace baton::gateway

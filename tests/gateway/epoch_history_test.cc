@@ -58,6 +58,43 @@ TEST(EpochHistoryTest, PersistsAndTruncates) {
   EXPECT_EQ(h.Begin(2, 40).code(), StatusCode::kFailedPrecondition);
 }
 
+// Found by the chaos runner (seed 20261924): a standby told of epoch 96 had
+// no record of it, so after kill -9 it came back at its log's epoch 95.
+TEST(EpochHistoryTest, TheHighestAssignedEpochSurvivesARestart) {
+  testing::TempDir dir;
+  FileSystem& fs = PosixFileSystem();
+  {
+    EpochHistory h(fs, dir.path());
+    ASSERT_TRUE(h.Load().ok());
+    ASSERT_TRUE(h.Begin(1, 1).ok());
+    ASSERT_TRUE(h.Begin(95, 40).ok());
+    EXPECT_EQ(h.highest_epoch(), 95u);
+    ASSERT_TRUE(h.RecordAssigned(96).ok());
+    ASSERT_TRUE(h.RecordAssigned(90).ok()) << "a lower epoch changes nothing";
+    EXPECT_EQ(h.last_epoch(), 95u);
+    EXPECT_EQ(h.highest_epoch(), 96u);
+  }
+  EpochHistory h(fs, dir.path());
+  ASSERT_TRUE(h.Load().ok());
+  EXPECT_EQ(h.last_epoch(), 95u);
+  EXPECT_EQ(h.highest_epoch(), 96u);
+  ASSERT_TRUE(h.Begin(97, 50).ok());
+  EXPECT_EQ(h.highest_epoch(), 97u) << "a newer record's epoch counts too";
+}
+
+TEST(EpochHistoryTest, MalformedAssignedEpochIsRefusedWithTheFile) {
+  testing::TempDir dir;
+  FileSystem& fs = PosixFileSystem();
+  auto file = fs.NewWritableFile(JoinPath(dir.path(), "assigned_epoch"));
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Append("96 x\n").ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EpochHistory h(fs, dir.path());
+  Status s = h.Load();
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("assigned_epoch"), std::string::npos) << s;
+}
+
 TEST(EpochHistoryTest, MalformedFileIsRefusedWithTheLine) {
   testing::TempDir dir;
   FileSystem& fs = PosixFileSystem();

@@ -965,6 +965,30 @@ TEST(Replication, UnderAnArbiterAGatewayWaitsForItsFirstAssignment) {
   EXPECT_EQ(restarted.object_count(), 1u);
 }
 
+// Found by the chaos runner (seed 20261924): a standby told of a new epoch
+// before any record of it arrived, then killed, came back at its log's older
+// epoch and would have taken that epoch's replication again. The epoch it
+// was assigned is durable before it acts on it.
+TEST(Replication, AStandbyKilledRightAfterANewEpochComesBackAtThatEpoch) {
+  Cluster cluster({.size = 2, .dimension = kDimension, .extra_args = {"--arbiter.addresses", "127.0.0.1:1"}});
+  const int g1 = 0, g2 = 1;
+  ASSERT_OK(cluster.StartAll(Cluster::Readiness::kHealthz));
+  ASSERT_OK(cluster.AssignStandby(g2, 5, g1));
+  ASSERT_OK(cluster.AssignActive(g1, 5, {g2}, {g2}, 1, 10000));
+  auto w = cluster.Insert(g1, Cluster::MakeObject("at-5", FixedVector(1)));
+  ASSERT_TRUE(w.status.ok()) << Describe(w.status);
+
+  ASSERT_OK(cluster.AssignStandby(g2, 7, g1));  // no record of epoch 7 anywhere yet
+  ASSERT_OK(cluster.Kill(g2));
+  ASSERT_OK(cluster.Start(g2, Cluster::Readiness::kHealthz));
+  ASSERT_OK_AND_ASSIGN(restarted, cluster.GetState(g2));
+  EXPECT_EQ(restarted.role(), v1::ROLE_UNASSIGNED) << Cluster::Describe(restarted);
+  EXPECT_EQ(restarted.epoch(), 7u) << Cluster::Describe(restarted);
+  EXPECT_EQ(restarted.durable().epoch(), 5u) << "its log is still at epoch 5";
+  Status back = cluster.AssignStandby(g2, 6, g1);
+  EXPECT_EQ(back.code(), StatusCode::kFailedPrecondition) << back.ToString();
+}
+
 // ---------------------------------------------------------------------------
 // j. SIGTERM stops a gateway promptly although replication streams are open
 // (they never end by themselves), and the active finds a restarted standby
