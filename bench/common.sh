@@ -66,3 +66,20 @@ start_gateway() {
 
 # json_get JSON KEY: the number KEY of a flat JSON object.
 json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# proc_cpu_s PID: CPU seconds (user + system) PID has used so far.
+proc_cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz}' "/proc/$1/stat"
+}
+
+# cpu_of_run CPU_FILE COMMAND...: runs COMMAND (its stdout passes through) and
+# writes the CPU seconds it and its children used to CPU_FILE.
+cpu_of_run() {
+  local file="$1"; shift
+  /usr/bin/python3 -c '
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[2:]).returncode
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)' "$file" "$@"
+}
