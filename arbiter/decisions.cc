@@ -126,7 +126,7 @@ std::optional<Decision> Membership(const ClusterState& state, const ClusterConfi
     }
   }
   // One batch of joins at a time: Promote's check for pending members
-  // (CoveredDespitePending) assumes they all joined under one assignment.
+  // (UncoveredByPending) assumes they all joined under one assignment.
   std::vector<std::string> joined;
   for (const auto& [id, report] : reports) {
     if (!active_reports || !next.sync_pending.empty()) break;
