@@ -5,6 +5,7 @@
 //
 // Every wait has a deadline; the writer is bounded in count and time; only
 // processes the fixtures started are signalled.
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -147,6 +148,23 @@ TEST_F(FailoverTest, SigstopOfTheActivePromotesOnlyAfterTheLeaseAndTheOldActiveR
   EXPECT_TRUE(standby.ok()) << standby;
   EXPECT_TRUE(ha.gateways().WaitCaughtUp(*promoted, active, seconds(20)).ok()) << "tail not reconciled";
   ExpectAllAcked(ha.gateways(), *promoted, writer.acks());
+
+  // It rejoins the sync set, pending until the new active reports enforcing
+  // it (Heartbeat.sync_enforced) and it holds the position of that report;
+  // the member that stayed in the set across the promotion settles too.
+  arbiter::ClusterState rejoined;
+  const bool settled = WaitFor(
+      [&] {
+        auto stored = ha.ReadState();
+        if (!stored.ok()) return false;
+        rejoined = std::move(stored).value();
+        const auto& sync = rejoined.sync_set;
+        return std::find(sync.begin(), sync.end(), ha.gateways().id(active)) != sync.end() &&
+               rejoined.sync_pending.empty();
+      },
+      seconds(20), milliseconds(50));
+  EXPECT_TRUE(settled) << "sync set " << rejoined.sync_set.size() << " members, " << rejoined.sync_pending.size()
+                       << " pending\n" << ha.DescribeLogs();
 }
 
 TEST_F(FailoverTest, SigkillOfTheActivesAgentFencesTheGatewayAtItsDeadlineThenPromotes) {
