@@ -10,6 +10,14 @@ namespace {
 
 using H = std::vector<EpochStartEntry>;
 
+// Writes `text` as the file `name` in `dir`, as a damaged disk might leave it.
+void WriteFile(FileSystem& fs, const std::string& dir, const std::string& name, std::string_view text) {
+  auto file = fs.NewWritableFile(JoinPath(dir, name));
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Append(text).ok());
+  ASSERT_TRUE((*file)->Close().ok());
+}
+
 TEST(EpochHistoryTest, EpochAtFollowsTheSteps) {
   H h{{1, 1}, {3, 10}, {4, 15}};
   EXPECT_EQ(EpochAt(h, 1), 1u);
@@ -85,10 +93,7 @@ TEST(EpochHistoryTest, TheHighestAssignedEpochSurvivesARestart) {
 TEST(EpochHistoryTest, MalformedAssignedEpochIsRefusedWithTheFile) {
   testing::TempDir dir;
   FileSystem& fs = PosixFileSystem();
-  auto file = fs.NewWritableFile(JoinPath(dir.path(), "assigned_epoch"));
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE((*file)->Append("96 x\n").ok());
-  ASSERT_TRUE((*file)->Close().ok());
+  ASSERT_NO_FATAL_FAILURE(WriteFile(fs, dir.path(), "assigned_epoch", "96 x\n"));
   EpochHistory h(fs, dir.path());
   Status s = h.Load();
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
@@ -98,10 +103,7 @@ TEST(EpochHistoryTest, MalformedAssignedEpochIsRefusedWithTheFile) {
 TEST(EpochHistoryTest, MalformedFileIsRefusedWithTheLine) {
   testing::TempDir dir;
   FileSystem& fs = PosixFileSystem();
-  auto file = fs.NewWritableFile(JoinPath(dir.path(), "epochs"));
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE((*file)->Append("1 1\n3 x\n").ok());
-  ASSERT_TRUE((*file)->Close().ok());
+  ASSERT_NO_FATAL_FAILURE(WriteFile(fs, dir.path(), "epochs", "1 1\n3 x\n"));
   EpochHistory h(fs, dir.path());
   Status s = h.Load();
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
