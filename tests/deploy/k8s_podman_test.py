@@ -45,9 +45,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import socket
 import urllib.request
 
-import yaml
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -282,7 +282,6 @@ class Node:
             status, body = http_get(url, timeout=probe.get("timeoutSeconds", 1))
             return 200 <= status < 400, f"{url} {status} {body[:120]!r}"
         if "tcpSocket" in probe:
-            import socket
             port = pod.port(container, probe["tcpSocket"]["port"])
             try:
                 socket.create_connection((pod.ip, port), timeout=probe.get("timeoutSeconds", 1)).close()
@@ -447,29 +446,28 @@ def check(node, services, args):
                           one_endpoint_is_the_active)
         log(f"cluster {cluster}: {detail}")
 
-        def standbys_have(seq_of_active, active):
-            view = arbiter_view(node, cluster)
-            if not view:
-                return False, "no arbiter answers"
-            behind = [(i["id"], i.get("durable")) for i in view["instances"]
-                      if i["id"] != active and (not i.get("durable") or
-                                                 (i["durable"]["epoch"], i["durable"]["seq"]) < seq_of_active)]
-            return not behind, f"behind {seq_of_active}: {behind}"
+        def durable_of(pod):
+            """(epoch, seq) durable in `pod`'s gateway, from its own GetState; None if it does not answer."""
+            out = batonctl(node, pod, "control", "state", "--json")
+            try:
+                durable = json.loads(out.stdout.strip().splitlines()[-1])["durable"]
+                return int(durable.get("epoch", 0)), int(durable.get("seq", 0))
+            except (IndexError, KeyError, ValueError):
+                return None
 
-        def durable_of(name):
-            view = arbiter_view(node, cluster) or {"instances": []}
-            for i in view["instances"]:
-                if i["id"] == name and i.get("durable"):
-                    return (i["durable"]["epoch"], i["durable"]["seq"])
-            raise Failure(f"the arbiter reports no durable position for {name}: {view}")
+        def standbys_have(position, active):
+            behind = {p.name: durable_of(p) for p in members if p is not active}
+            behind = {name: d for name, d in behind.items() if d is None or d < position}
+            return not behind, f"behind {position}: {behind}"
 
         active = write_through(node, client, "k8s-smoke-1")
-        log(f"cluster {cluster}: insert acknowledged by {active.name} through Service {client['metadata']['name']}")
-        target = wait_for(f"{active.name} reports the write durable", deadline,
-                          lambda: (durable_of(active.name)[1] > 0, str(durable_of(active.name))))
-        position = durable_of(active.name)
-        wait_for(f"every standby of {cluster} holds {position}", deadline, lambda: standbys_have(position, active.name))
-        log(f"cluster {cluster}: every standby durable at or past {position} ({target})")
+        position = durable_of(active)  # taken after the ack, so it covers the write
+        log(f"cluster {cluster}: insert acknowledged by {active.name} through Service "
+            f"{client['metadata']['name']}; its durable position {position}")
+        if position is None:
+            raise Failure(f"{active.name} acknowledged a write but does not answer GetState")
+        wait_for(f"every standby of {cluster} holds {position}", deadline, lambda: standbys_have(position, active))
+        log(f"cluster {cluster}: every standby durable at or past {position}")
 
         gateway = container_of(active, "baton-gateway")
         _, restarts_before = node.running(active, gateway)
@@ -497,9 +495,10 @@ def check(node, services, args):
 
         detail = wait_for(f"{active.name} restarted and back as a standby", deadline, rejoined)
         log(f"cluster {cluster}: {active.name} {detail}")
-        position = durable_of(new_active.name)
-        wait_for(f"every standby of {cluster} holds {position}", deadline,
-                 lambda: standbys_have(position, new_active.name))
+        position = durable_of(new_active)
+        if position is None:
+            raise Failure(f"{new_active.name} acknowledged a write but does not answer GetState")
+        wait_for(f"every standby of {cluster} holds {position}", deadline, lambda: standbys_have(position, new_active))
         log(f"cluster {cluster}: every standby, {active.name} included, durable at or past {position}")
         for pod in members:
             for container in pod.spec["containers"]:
