@@ -413,15 +413,17 @@ def check(node, services, args):
     log(f"every pod but the gateways is ready: {', '.join(p.name for p in node.pods if p not in gateway_pods)}")
 
     for pod in node.pods:
-        container = pod.spec["containers"][0]
-        uid = podman("exec", pod.container_name(container), "id", "-u", check=False).stdout.strip()
-        expected = str(pod.spec.get("securityContext", {}).get("runAsUser", ""))
-        if expected and uid != expected:
-            raise Failure(f"{pod.container_name(container)} runs as uid {uid!r}, the manifest says {expected}")
-        if container.get("securityContext", {}).get("readOnlyRootFilesystem"):
-            wrote = podman("exec", pod.container_name(container), "sh", "-c", "echo x > /probe-write", check=False)
-            if wrote.returncode == 0:
-                raise Failure(f"{pod.container_name(container)}: wrote to / although readOnlyRootFilesystem")
+        for container in pod.spec["containers"]:
+            name = pod.container_name(container)
+            uid = podman("exec", name, "id", "-u", check=False).stdout.strip()
+            expected = str({**pod.spec.get("securityContext", {}),
+                            **container.get("securityContext", {})}.get("runAsUser", ""))
+            if expected and uid != expected:
+                raise Failure(f"{name} runs as uid {uid!r}, the manifest says {expected}")
+            if container.get("securityContext", {}).get("readOnlyRootFilesystem"):
+                wrote = podman("exec", name, "sh", "-c", "echo x > /probe-write", check=False)
+                if wrote.returncode == 0:
+                    raise Failure(f"{name}: wrote to / although readOnlyRootFilesystem")
     log("containers run as the manifests' uid with a read-only root")
 
     gateway_sets = [d for d in node.docs if d["kind"] == "StatefulSet"
