@@ -72,6 +72,9 @@ proc_cpu_s() {
   awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz}' "/proc/$1/stat"
 }
 
+# cpu_delta BEFORE PID: CPU seconds PID used since proc_cpu_s gave BEFORE.
+cpu_delta() { python3 -c "print(round($(proc_cpu_s "$2") - $1, 3))"; }
+
 # cpu_of_run CPU_FILE COMMAND...: runs COMMAND (its stdout passes through) and
 # writes the CPU seconds it and its children used to CPU_FILE.
 cpu_of_run() {

@@ -7,6 +7,7 @@ Run with /usr/bin/python3 (Debian's python3-yaml)."""
 import os
 import re
 import subprocess
+import time
 
 SOURCE_DIR = os.environ.get("BATON_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -24,6 +25,20 @@ SKIP = 77
 
 class Failure(Exception):
     """A check failed; the message says what and where."""
+
+
+def wait_until(cond, timeout, what, on_fail=lambda: "", interval=0.02):
+    """Polls `cond` every `interval` s until it returns something truthy,
+    which it returns; after `timeout` s raises Failure with `what` and
+    on_fail()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise Failure(f"{what} within {timeout} s{on_fail()}")
+        time.sleep(interval)
 
 
 def binary_path(name):

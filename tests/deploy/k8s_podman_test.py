@@ -53,7 +53,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import deploy_util  # noqa: E402
 from deploy_util import Failure  # noqa: E402
-from k8s_test import render  # noqa: E402
+from k8s_test import binary_of, render  # noqa: E402
 
 
 def log(message):
@@ -68,17 +68,16 @@ def podman(*args, check=True, timeout=120):
 
 
 def wait_for(what, deadline_s, predicate, interval_s=0.2):
-    """predicate() -> (done, detail); raises Failure naming `what` and the
-    last detail once deadline_s has passed."""
-    end = time.monotonic() + deadline_s
-    detail = ""
-    while True:
-        done, detail = predicate()
-        if done:
-            return detail
-        if time.monotonic() > end:
-            raise Failure(f"{what}: not within {deadline_s} s ({detail})")
-        time.sleep(interval_s)
+    """predicate() -> (done, detail); deploy_util.wait_until, with the last
+    detail in the Failure. Returns the detail that came with done."""
+    last = [""]
+
+    def done():
+        ok, last[0] = predicate()
+        return ok
+
+    deploy_util.wait_until(done, deadline_s, f"{what}: not", lambda: f" ({last[0]})", interval_s)
+    return last[0]
 
 
 def http_get(url, timeout=2.0):
@@ -310,7 +309,7 @@ class Node:
 
 
 def container_of(pod, binary):
-    return next(c for c in pod.spec["containers"] if (c.get("command") or [""])[0] == binary)
+    return next(c for c in pod.spec["containers"] if binary_of(c) == binary)
 
 
 def main():

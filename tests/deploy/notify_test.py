@@ -40,7 +40,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import deploy_util  # noqa: E402
-from deploy_util import Failure  # noqa: E402
+from deploy_util import Failure, wait_until  # noqa: E402
 
 WATCHDOG_USEC = 1_000_000  # pings every 500 ms
 ZK_SERVER = "/usr/share/zookeeper/bin/zkServer.sh"
@@ -50,18 +50,6 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(cond, timeout, what, on_fail=lambda: ""):
-    """Polls `cond` every 20 ms until it is truthy or `timeout` s passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise Failure(f"{what} within {timeout} s{on_fail()}")
-        time.sleep(0.02)
 
 
 class NotifySocket:
